@@ -1,0 +1,69 @@
+"""``python -m service`` / ``driftline``: run one Driftline service process.
+
+Every option comes from ``DRIFTLINE_*`` environment variables (see README's configuration
+table); there are no command-line flags to keep in step with them.
+"""
+
+from __future__ import annotations
+
+import logging.config
+from typing import Any
+
+import uvicorn
+from pydantic import ValidationError
+
+from service.app import create_app
+from service.config import Settings
+from service.errors import DriftlineError
+
+__all__ = ["logging_config", "main"]
+
+
+def logging_config(level: str) -> dict[str, Any]:
+    """One logging configuration for Driftline and uvicorn, merged from uvicorn's own."""
+    config: dict[str, Any] = {
+        **uvicorn.config.LOGGING_CONFIG,
+        "loggers": dict(uvicorn.config.LOGGING_CONFIG["loggers"]),
+    }
+    config["formatters"] = {
+        **config["formatters"],
+        "driftline": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"},
+    }
+    config["handlers"] = {
+        **config["handlers"],
+        "driftline": {
+            "class": "logging.StreamHandler",
+            "formatter": "driftline",
+            "stream": "ext://sys.stderr",
+        },
+    }
+    upper = level.upper()
+    config["loggers"]["service"] = {"handlers": ["driftline"], "level": upper, "propagate": False}
+    config["loggers"]["kafka"] = {"handlers": ["driftline"], "level": "WARNING", "propagate": False}
+    config["loggers"]["uvicorn"] = {**config["loggers"]["uvicorn"], "level": upper}
+    return config
+
+
+def main() -> None:
+    """Read the settings, then serve and learn until SIGINT or SIGTERM."""
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        raise SystemExit(f"driftline: invalid configuration:\n{error}") from None
+    config = logging_config(settings.log_level)
+    logging.config.dictConfig(config)
+    try:
+        app = create_app(settings)
+    except DriftlineError as error:
+        raise SystemExit(f"driftline: {error}") from None
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=config,
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

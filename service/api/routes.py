@@ -1,0 +1,156 @@
+"""The endpoints: predict from the live model, describe it, report health and metrics."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, HTTPException, Response, status
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from service.api.deps import LearnerDep, MetricsDep, RuntimeDep, SettingsDep
+from service.api.schemas import (
+    BatchPredictionPublic,
+    BatchPredictRequest,
+    InstancePrediction,
+    ModelPublic,
+    PredictionPublic,
+    PredictRequest,
+    PrequentialMetrics,
+    ReadinessPublic,
+)
+from service.events import check_features
+from service.learner import Learner, Prediction
+
+__all__ = ["label_key", "router"]
+
+router = APIRouter()
+
+
+def label_key(label: object) -> str:
+    """A class label as a JSON object key: ``true``/``false`` for bools, else ``str``."""
+    if isinstance(label, bool):
+        return "true" if label else "false"
+    return str(label)
+
+
+def _public(prediction: Prediction) -> InstancePrediction:
+    probabilities = prediction.probabilities
+    return InstancePrediction(
+        prediction=prediction.prediction,
+        probabilities=(
+            None
+            if probabilities is None
+            else {label_key(label): p for label, p in probabilities.items()}
+        ),
+    )
+
+
+def _score(
+    learner: Learner, instances: list[PredictRequest], max_features: int
+) -> list[Prediction]:
+    for index, instance in enumerate(instances):
+        problem = check_features(instance.features, max_features)
+        if problem is not None:
+            where = f"instance {index}: " if len(instances) > 1 else ""
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, where + problem.detail)
+    try:
+        return learner.predict_many([instance.features for instance in instances])
+    except Exception as error:  # the model cannot take these features (e.g. text into a scaler)
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"the model cannot score these features: {error.__class__.__name__}",
+        ) from error
+
+
+@router.post("/predict", response_model=PredictionPublic)
+def predict(
+    body: PredictRequest, learner: LearnerDep, metrics: MetricsDep, settings: SettingsDep
+) -> PredictionPublic:
+    """Predict one instance with the live model; probabilities for classifiers."""
+    started = time.perf_counter()
+    try:
+        [prediction] = _score(learner, [body], settings.max_features)
+    except HTTPException:
+        metrics.predict_errors["predict"].inc()
+        raise
+    answer = PredictionPublic(
+        **_public(prediction).model_dump(),
+        model_version=learner.model_version,
+        events_learned=learner.events_learned,
+    )
+    metrics.predict_duration["predict"].observe(time.perf_counter() - started)
+    return answer
+
+
+@router.post("/predict/batch", response_model=BatchPredictionPublic)
+def predict_batch(
+    body: BatchPredictRequest, learner: LearnerDep, metrics: MetricsDep, settings: SettingsDep
+) -> BatchPredictionPublic:
+    """Predict many instances against one consistent state of the live model."""
+    started = time.perf_counter()
+    try:
+        if len(body.instances) > settings.max_batch_instances:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"{len(body.instances)} instances, more than the limit of "
+                f"{settings.max_batch_instances}",
+            )
+        predictions = _score(learner, body.instances, settings.max_features)
+    except HTTPException:
+        metrics.predict_errors["predict_batch"].inc()
+        raise
+    answer = BatchPredictionPublic(
+        predictions=[_public(p) for p in predictions],
+        model_version=learner.model_version,
+        events_learned=learner.events_learned,
+    )
+    metrics.predict_duration["predict_batch"].observe(time.perf_counter() - started)
+    return answer
+
+
+@router.get("/model", response_model=ModelPublic)
+def describe_model(learner: LearnerDep) -> ModelPublic:
+    """The live model: name, task, events learned, offsets and prequential metrics."""
+    values = learner.values()
+    return ModelPublic(
+        **learner.describe(),
+        model_version=values.model_version,
+        events_learned=values.events_learned,
+        events_unlabelled=values.events_unlabelled,
+        offsets={str(p): offset for p, offset in sorted(values.positions.items())},
+        metrics=PrequentialMetrics(
+            cumulative=values.cumulative,
+            rolling=values.rolling,
+            window=learner.rolling_window,
+            window_filled=values.rolling_count,
+        ),
+    )
+
+
+@router.get("/health")
+def health() -> dict[str, str]:
+    """Liveness: the process answers HTTP."""
+    return {"status": "ok"}
+
+
+@router.get(
+    "/ready",
+    response_model=ReadinessPublic,
+    responses={503: {"model": ReadinessPublic, "description": "Not reading its partitions"}},
+)
+def ready(runtime: RuntimeDep, response: Response) -> ReadinessPublic:
+    """Readiness: a model is loaded and the consumer holds its partitions."""
+    assigned = runtime.consumer_state.assigned
+    if not assigned:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return ReadinessPublic(
+        ready=assigned,
+        consumer_assigned=assigned,
+        detail="reading " + runtime.settings.topic if assigned else "consumer not assigned yet",
+    )
+
+
+@router.get("/metrics", response_class=Response)
+def prometheus_metrics(metrics: MetricsDep) -> Response:
+    """Prometheus exposition of every Driftline series."""
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,102 @@
+"""Request and response bodies of the HTTP API: the public contract README documents.
+
+Feature values are strictly typed (a JSON ``true`` stays a bool, ``1`` stays an int) and
+numbers must be finite: a NaN in a request is a 422, never a prediction.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+__all__ = [
+    "BatchPredictRequest",
+    "BatchPredictionPublic",
+    "FeatureValueIn",
+    "InstancePrediction",
+    "ModelPublic",
+    "PredictRequest",
+    "PredictionPublic",
+    "PrequentialMetrics",
+    "ReadinessPublic",
+]
+
+FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+FeatureValueIn = StrictBool | StrictInt | FiniteFloat | StrictStr
+LabelOut = StrictBool | StrictInt | float | StrictStr
+
+
+class PredictRequest(BaseModel):
+    """One instance to score: the same ``features`` object an event carries."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    features: dict[str, FeatureValueIn] = Field(min_length=1)
+
+
+class BatchPredictRequest(BaseModel):
+    """Several instances scored against one consistent model state."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    instances: list[PredictRequest] = Field(min_length=1)
+
+
+class InstancePrediction(BaseModel):
+    """The model's answer for one instance.
+
+    ``probabilities`` maps each class label to its probability (classifiers only); labels are
+    written as JSON text, so a bool label ``true`` is the key ``"true"``. ``prediction`` is
+    ``null`` until the model has learned enough to answer.
+    """
+
+    prediction: LabelOut | None
+    probabilities: dict[str, float] | None = None
+
+
+class PredictionPublic(InstancePrediction):
+    """Answer to ``POST /predict``."""
+
+    model_version: int
+    events_learned: int
+
+
+class BatchPredictionPublic(BaseModel):
+    """Answer to ``POST /predict/batch``, in the order of the request's instances."""
+
+    predictions: list[InstancePrediction]
+    model_version: int
+    events_learned: int
+
+
+class PrequentialMetrics(BaseModel):
+    """Test-then-train metrics: over every event learned, and over the last ``window``."""
+
+    cumulative: dict[str, float]
+    rolling: dict[str, float]
+    window: int
+    window_filled: int
+
+
+class ModelPublic(BaseModel):
+    """What ``GET /model`` says about the live model."""
+
+    name: str
+    task: str
+    estimator: str
+    model_version: int
+    events_learned: int
+    events_unlabelled: int
+    offsets: dict[str, int] = Field(
+        description="Per partition, the next offset to learn: every earlier one is handled."
+    )
+    metrics: PrequentialMetrics
+
+
+class ReadinessPublic(BaseModel):
+    """Whether the service both serves a model and reads its partitions."""
+
+    ready: bool
+    consumer_assigned: bool
+    detail: str

@@ -1,0 +1,85 @@
+"""The app factory: one process serves the live model and learns it from Kafka.
+
+``create_app`` builds a FastAPI app whose lifespan owns every long-lived part (model,
+metrics registry, ingest worker). Run it with uvicorn's ``--factory`` or ``python -m service``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import ExitStack, asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
+
+import service
+from service.api import router
+from service.api.deps import Runtime
+from service.config import Settings
+from service.consumer import IngestWorker
+from service.learner import Learner
+from service.metrics import ConsumerState, LearnerCollector, ServiceMetrics
+from service.models import build_model
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+_PREDICT_PATHS = {"/predict": "predict", "/predict/batch": "predict_batch"}
+
+
+def create_app(settings: Settings | None = None, *, consume: bool = True) -> FastAPI:
+    """Build the service app.
+
+    Parameters
+    ----------
+    settings
+        Configuration; read from ``DRIFTLINE_*`` environment variables when omitted.
+    consume
+        Start the ingest worker. ``False`` serves the (untrained) model without Kafka, which
+        the HTTP tests use.
+    """
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Runtime]]:
+        with ExitStack() as stack:
+            registry = CollectorRegistry()
+            learner = Learner(build_model(settings.model, settings.seed), settings.rolling_window)
+            metrics = ServiceMetrics(registry)
+            consumer_state = ConsumerState()
+            registry.register(LearnerCollector(learner, consumer_state))
+            worker = None
+            if consume:
+                worker = IngestWorker(settings, learner, metrics, consumer_state)
+                worker.start()
+                stack.callback(worker.stop)
+            log.info("serving model %s (%s)", settings.model, learner.task)
+            yield {"runtime": Runtime(settings, learner, metrics, consumer_state, worker)}
+
+    app = FastAPI(
+        title="Driftline",
+        version=service.__version__,
+        summary="A River model that learns from Kafka while it serves.",
+        lifespan=lifespan,
+    )
+    app.include_router(router)
+
+    @app.exception_handler(RequestValidationError)
+    async def count_invalid_requests(
+        request: Request, error: RequestValidationError
+    ) -> JSONResponse:
+        endpoint = _PREDICT_PATHS.get(request.url.path)
+        if endpoint is not None and hasattr(request.state, "runtime"):
+            request.state.runtime.metrics.predict_errors[endpoint].inc()
+        # FastAPI's default handler echoes each bad input back, and an input such as NaN
+        # cannot be written as JSON (a 500): say where and what, never echo the value.
+        detail = [
+            {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    return app

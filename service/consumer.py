@@ -1,0 +1,316 @@
+"""The Kafka adapter: a worker thread that polls the event topic and feeds the learner.
+
+The worker is the learner's only writer. It reads every partition of the topic by explicit
+assignment (one global model must never be split by a consumer-group rebalance), learns each
+poll's records partition by partition in offset order, and sends every message the gate
+refuses to the dead-letter topic before moving past it. Offsets are committed to the consumer
+group only so that lag is visible to Kafka's tools; correctness does not depend on them.
+
+The run loop has explicit stop conditions (a stop event, ``max_events``, ``idle_timeout``) so
+tests can say "consume exactly N, then return".
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from service.config import Settings
+from service.errors import DriftlineError
+from service.events import Rejection, RejectReason, decode_event
+from service.learner import LabelError, Learner
+from service.metrics import ConsumerState, ServiceMetrics
+
+__all__ = ["DEAD_LETTER_HEADERS", "IngestWorker", "kafka_client_config"]
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTER_HEADERS = (
+    "driftline.reason",
+    "driftline.detail",
+    "driftline.topic",
+    "driftline.partition",
+    "driftline.offset",
+)
+# A dead letter is acknowledged before its offset is passed; wait this long per attempt.
+_DEAD_LETTER_ACK_TIMEOUT_S = 10.0
+# Between attempts to reach the broker or find the topic.
+_RETRY_PAUSE_S = 1.0
+
+
+def kafka_client_config(settings: Settings) -> dict[str, Any]:
+    """Options every Kafka client of the service shares."""
+    return {"bootstrap_servers": settings.bootstrap_servers.split(","), "client_id": "driftline"}
+
+
+class IngestWorker:
+    """Polls the event topic on its own thread and learns test-then-train.
+
+    Parameters
+    ----------
+    settings
+        The service settings (topic, group, dead-letter topic, poll sizes).
+    learner
+        The learner this worker alone writes to.
+    metrics
+        Counters and histograms to move.
+    state
+        Where the worker publishes assignment, lag and liveness for readers.
+    max_events
+        Stop after handling this many messages (for tests and benchmarks).
+    idle_timeout
+        Stop after this many seconds without a message (for tests and benchmarks).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        learner: Learner,
+        metrics: ServiceMetrics,
+        state: ConsumerState,
+        *,
+        max_events: int | None = None,
+        idle_timeout: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.learner = learner
+        self.metrics = metrics
+        self.state = state
+        self.max_events = max_events
+        self.idle_timeout = idle_timeout
+        self.handled = 0
+        self.error: BaseException | None = None
+        self._clock = clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="driftline-ingest")
+        self._consumer: KafkaConsumer | None = None
+        self._dead_letters: KafkaProducer | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the loop to finish the current poll batch, then wait for it to close Kafka."""
+        self._stop.set()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.error("ingest worker did not stop within %.1f s", timeout)
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._connect()
+            if self._consumer is not None:
+                self._consume()
+        except BaseException as error:
+            self.error = error
+            log.exception("ingest worker stopped by an error")
+        finally:
+            self.state.assigned = False
+            self._close()
+
+    def _connect(self) -> None:
+        """Create the Kafka clients and take every partition, retrying until stopped."""
+        settings = self.settings
+        while not self._stop.is_set():
+            try:
+                consumer = KafkaConsumer(
+                    **kafka_client_config(settings),
+                    group_id=settings.group_id,
+                    enable_auto_commit=False,
+                    auto_offset_reset="earliest",
+                    max_poll_records=settings.max_poll_records,
+                )
+            except KafkaError as error:
+                log.warning("cannot reach Kafka at %s: %s", settings.bootstrap_servers, error)
+                self._stop.wait(_RETRY_PAUSE_S)
+                continue
+            self._consumer = consumer
+            break
+        while self._consumer is not None and not self._stop.is_set():
+            partitions = self._consumer.partitions_for_topic(settings.topic)
+            if partitions:
+                break
+            log.info("waiting for topic %s to exist", settings.topic)
+            self._stop.wait(_RETRY_PAUSE_S)
+        else:
+            return
+        self._dead_letters = KafkaProducer(
+            **kafka_client_config(settings), acks="all", enable_idempotence=True
+        )
+        assignment = [TopicPartition(settings.topic, p) for p in sorted(partitions)]
+        self._consumer.assign(assignment)
+        self._seek_start(assignment)
+        self.state.assigned = True
+        self.state.connected = True
+        log.info("reading %s partitions %s", settings.topic, sorted(partitions))
+
+    def _seek_start(self, assignment: list[TopicPartition]) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        start_from = self.settings.start_from
+        if start_from == "latest":
+            consumer.seek_to_end(*assignment)
+            return
+        if start_from == "committed":
+            for tp in assignment:
+                committed = consumer.committed(tp)
+                if committed is None:
+                    consumer.seek_to_beginning(tp)
+                else:
+                    consumer.seek(tp, committed)
+            return
+        consumer.seek_to_beginning(*assignment)
+
+    def _consume(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        last_message = time.monotonic()
+        next_commit = time.monotonic() + self.settings.commit_interval_s
+        while not self._stop.is_set():
+            batch = consumer.poll(timeout_ms=self.settings.poll_timeout_ms)
+            now = time.monotonic()
+            if batch:
+                last_message = now
+                self._handle(batch)
+                self._update_lag()
+                if self._reached_max_events():
+                    break
+            elif self.idle_timeout is not None and now - last_message > self.idle_timeout:
+                log.info("no message for %.1f s: stopping", self.idle_timeout)
+                break
+            else:
+                self._update_lag()
+            if now >= next_commit:
+                self._commit()
+                next_commit = now + self.settings.commit_interval_s
+        self._commit()
+
+    def _handle(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        learner, metrics = self.learner, self.metrics
+        observe = metrics.learn_duration.observe
+        max_features = self.settings.max_features
+        learned = unlabelled = 0
+        for tp in sorted(batch, key=lambda tp: tp.partition):
+            records = batch[tp]
+            if self.max_events is not None:
+                records = records[: self.max_events - self.handled]
+            for record in records:
+                decoded = decode_event(record.value, max_features=max_features)
+                if isinstance(decoded, Rejection):
+                    self._reject(record, decoded)
+                    continue
+                started = time.perf_counter()
+                try:
+                    learner.learn(decoded, record.partition, record.offset)
+                except LabelError as error:
+                    self._reject(record, Rejection(RejectReason.WRONG_TYPE, str(error)))
+                    continue
+                except Exception as error:  # a model that cannot take these features
+                    log.warning("model refused offset %d: %r", record.offset, error)
+                    detail = f"the model cannot learn this event: {error!r}"[:300]
+                    self._reject(record, Rejection(RejectReason.MODEL_ERROR, detail))
+                    continue
+                observe(time.perf_counter() - started)
+                if decoded.label is None:
+                    unlabelled += 1
+                else:
+                    learned += 1
+            self.handled += len(records)
+            metrics.events_consumed.inc(len(records))
+        if learned:
+            metrics.events_learned.inc(learned)
+            self.state.last_learned_wall_time = self._clock()
+        if unlabelled:
+            metrics.events_unlabelled.inc(unlabelled)
+
+    def _reject(self, record: Any, rejection: Rejection) -> None:
+        """Send a refused message to the dead-letter topic and wait for the broker's ack."""
+        assert self._dead_letters is not None
+        headers = [
+            (name, value.encode())
+            for name, value in zip(
+                DEAD_LETTER_HEADERS,
+                (
+                    rejection.reason.value,
+                    rejection.detail,
+                    record.topic,
+                    str(record.partition),
+                    str(record.offset),
+                ),
+                strict=True,
+            )
+        ]
+        while True:
+            future = self._dead_letters.send(
+                self.settings.dead_letter_topic,
+                value=record.value,
+                key=record.key,
+                headers=headers,
+            )
+            try:
+                future.get(timeout=_DEAD_LETTER_ACK_TIMEOUT_S)
+                break
+            except KafkaError as error:
+                # The offset must not be passed before its dead letter is safe: keep trying.
+                log.warning("dead letter for offset %d not acknowledged: %s", record.offset, error)
+                if self._stop.wait(_RETRY_PAUSE_S):
+                    raise DriftlineError("stopped before a dead letter was acknowledged") from error
+        self.learner.skip(record.partition, record.offset)
+        self.metrics.events_rejected[rejection.reason].inc()
+        log.debug("rejected offset %d: %s", record.offset, rejection.detail)
+
+    def _reached_max_events(self) -> bool:
+        return self.max_events is not None and self.handled >= self.max_events
+
+    def _update_lag(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        positions = self.learner.positions
+        lag = {}
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            position = positions.get(tp.partition)
+            if highwater is not None and position is not None:
+                lag[tp.partition] = max(0, highwater - position)
+        self.state.lag = lag
+
+    def _commit(self) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        positions = dict(self.learner.positions)
+        if not positions:
+            return
+        offsets = {
+            TopicPartition(self.settings.topic, p): OffsetAndMetadata(offset, "", -1)
+            for p, offset in positions.items()
+        }
+        try:
+            consumer.commit(offsets)
+        except KafkaError as error:
+            log.warning("offset commit failed (lag view only, nothing lost): %s", error)
+
+    def _close(self) -> None:
+        if self._dead_letters is not None:
+            self._dead_letters.close(timeout=5)
+        if self._consumer is not None:
+            self._consumer.close(autocommit=False)

@@ -1,0 +1,201 @@
+"""The test-then-train core: predict, score, learn, one event at a time, with no I/O.
+
+:meth:`Learner.learn` does exactly what River's ``evaluate.progressive_val_score`` does for
+one labelled event, so the service's metrics equal River's own evaluation of the same model on
+the same events. For a classifier that is ``predict_proba_one``; the cumulative metric is
+``Accuracy() + LogLoss()`` (River gives accuracy the arg-max of the probabilities, which is
+what ``Classifier.predict_one`` returns); no metric is updated while the model has no
+prediction yet (``None`` or ``{}``); then ``learn_one``. Regressors use ``predict_one`` with
+``MAE() + RMSE()``.
+
+The consumer thread is the only writer. HTTP requests read the same model under
+:attr:`Learner.lock`, which the writer holds for one event at a time, so a request waits behind
+at most one ``learn_one`` and never sees a half-applied update.
+
+Examples
+--------
+>>> from service.events import Event
+>>> from service.models import build_model
+>>> learner = Learner(build_model("logreg"), rolling_window=100)
+>>> for i in range(20):
+...     _ = learner.learn(Event({"x": float(i % 2)}, label=bool(i % 2)), partition=0, offset=i)
+>>> learner.events_learned, learner.positions
+(20, {0: 20})
+>>> learner.predict({"x": 1.0}).prediction
+True
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from river import metrics, utils
+
+from service.errors import DriftlineError
+from service.events import Event, FeatureValue, Label
+from service.models import ModelSpec, Task
+
+__all__ = ["LabelError", "Learner", "MetricValues", "Prediction", "metric_names"]
+
+
+class LabelError(DriftlineError):
+    """An event's label cannot be learned by this model (e.g. a string for a regressor)."""
+
+
+_CLASSIFICATION_METRICS = ("accuracy", "log_loss")
+_REGRESSION_METRICS = ("mae", "rmse")
+
+
+def metric_names(task: Task) -> tuple[str, ...]:
+    """The prequential metrics reported for a task, in the order River's ``Metrics`` holds them."""
+    return _CLASSIFICATION_METRICS if task == "classification" else _REGRESSION_METRICS
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """What the live model says about one instance."""
+
+    prediction: Label | None
+    probabilities: dict[Label, float] | None
+
+
+@dataclass(frozen=True, slots=True)
+class MetricValues:
+    """A consistent reading of the learner's progress, taken under its lock."""
+
+    events_learned: int
+    events_unlabelled: int
+    model_version: int
+    positions: dict[int, int]
+    cumulative: dict[str, float]
+    rolling: dict[str, float]
+    rolling_count: int
+    learned_at: float | None = field(default=None)
+
+
+class Learner:
+    """Owns one River model and its prequential metrics; learns labelled events in order."""
+
+    def __init__(self, spec: ModelSpec, rolling_window: int) -> None:
+        self.spec = spec
+        self.task: Task = spec.task
+        self.model = spec.estimator
+        self.lock = threading.Lock()
+        self.events_learned = 0
+        self.events_unlabelled = 0
+        self.model_version = 1
+        self.positions: dict[int, int] = {}
+        self.learned_at: float | None = None
+        self.rolling_window = rolling_window
+        self._reader_waiting = False
+        if self.task == "classification":
+            self.cumulative = metrics.Accuracy() + metrics.LogLoss()
+            self._rolling_label = utils.Rolling(metrics.Accuracy, window_size=rolling_window)
+            self._rolling_score = utils.Rolling(metrics.LogLoss, window_size=rolling_window)
+            self._step = self._learn_classifier
+        else:
+            self.cumulative = metrics.MAE() + metrics.RMSE()
+            self._rolling_label = utils.Rolling(metrics.MAE, window_size=rolling_window)
+            self._rolling_score = utils.Rolling(metrics.RMSE, window_size=rolling_window)
+            self._step = self._learn_regressor
+
+    # --- writing (the consumer thread only) ---------------------------------------------------
+
+    def learn(self, event: Event, partition: int, offset: int) -> float | None:
+        """Test-then-train one event and advance the partition's position past ``offset``.
+
+        Returns the prequential error (1.0 wrong / 0.0 right for a classifier, the absolute
+        error for a regressor), or ``None`` when the event has no label or the model had no
+        prediction yet.
+        """
+        label = event.label
+        if self.task == "regression" and (isinstance(label, bool | str)):
+            raise LabelError(f"label {label!r} is not a number; a regression model needs one")
+        with self.lock:
+            if label is None:
+                self.events_unlabelled += 1
+                error = None
+            else:
+                error = self._step(event.features, label)
+                self.events_learned += 1
+                self.learned_at = event.ts
+            self.positions[partition] = offset + 1
+        if self._reader_waiting:
+            # threading.Lock is not fair: hand the lock to a waiting request before the next
+            # event, or a busy consumer could starve /predict.
+            self._reader_waiting = False
+            time.sleep(0)
+        return error
+
+    def skip(self, partition: int, offset: int) -> None:
+        """Advance past a message that was not learned (it went to the dead-letter topic)."""
+        with self.lock:
+            self.positions[partition] = offset + 1
+
+    def _learn_classifier(self, x: dict[str, FeatureValue], y: Label) -> float | None:
+        proba = self.model.predict_proba_one(x)
+        error = None
+        if proba:
+            predicted = max(proba, key=proba.get)
+            self.cumulative.update(y, proba)
+            self._rolling_label.update(y, predicted)
+            self._rolling_score.update(y, proba)
+            error = 0.0 if predicted == y else 1.0
+        self.model.learn_one(x, y)
+        return error
+
+    def _learn_regressor(self, x: dict[str, FeatureValue], y: Label) -> float | None:
+        predicted = self.model.predict_one(x)
+        error = None
+        if predicted is not None:
+            self.cumulative.update(y, predicted)
+            self._rolling_label.update(y, predicted)
+            self._rolling_score.update(y, predicted)
+            error = abs(float(y) - float(predicted))
+        self.model.learn_one(x, y)
+        return error
+
+    # --- reading (any thread) -----------------------------------------------------------------
+
+    def predict(self, features: dict[str, FeatureValue]) -> Prediction:
+        """Ask the live model about one instance; never learns from it."""
+        return self.predict_many([features])[0]
+
+    def predict_many(self, instances: list[dict[str, FeatureValue]]) -> list[Prediction]:
+        """Predict several instances against one consistent model state."""
+        self._reader_waiting = True
+        with self.lock:
+            return [self._predict_unlocked(x) for x in instances]
+
+    def _predict_unlocked(self, x: dict[str, FeatureValue]) -> Prediction:
+        if self.task == "classification":
+            proba = self.model.predict_proba_one(x)
+            if not proba:
+                return Prediction(None, {})
+            return Prediction(max(proba, key=proba.get), dict(proba))
+        return Prediction(self.model.predict_one(x), None)
+
+    def values(self) -> MetricValues:
+        """A consistent snapshot of counts, positions and metrics."""
+        names = metric_names(self.task)
+        with self.lock:
+            return MetricValues(
+                events_learned=self.events_learned,
+                events_unlabelled=self.events_unlabelled,
+                model_version=self.model_version,
+                positions=dict(self.positions),
+                cumulative={n: m.get() for n, m in zip(names, self.cumulative, strict=True)},
+                rolling={
+                    names[0]: self._rolling_label.get(),
+                    names[1]: self._rolling_score.get(),
+                },
+                rolling_count=len(self._rolling_label.window),
+                learned_at=self.learned_at,
+            )
+
+    def describe(self) -> dict[str, Any]:
+        """Static facts about the model, for ``GET /model``."""
+        return {"name": self.spec.name, "task": self.task, "estimator": repr(self.model)}
