@@ -82,7 +82,8 @@ class Learner:
     def __init__(self, spec: ModelSpec, rolling_window: int) -> None:
         self.spec = spec
         self.task: Task = spec.task
-        self.model = spec.estimator
+        # River types estimators loosely (a pipeline is both); the task decides the calls.
+        self.model: Any = spec.estimator
         self.lock = threading.Lock()
         self.events_learned = 0
         self.events_unlabelled = 0
@@ -91,6 +92,9 @@ class Learner:
         self.learned_at: float | None = None
         self.rolling_window = rolling_window
         self._reader_waiting = False
+        self.cumulative: metrics.base.Metrics
+        self._rolling_label: Any
+        self._rolling_score: Any
         if self.task == "classification":
             self.cumulative = metrics.Accuracy() + metrics.LogLoss()
             self._rolling_label = utils.Rolling(metrics.Accuracy, window_size=rolling_window)

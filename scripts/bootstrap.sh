@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Idempotent set-up of everything Driftline needs on a fresh Debian machine:
+#   - a virtualenv (.venv) with the project and its dev tools, pinned by constraints.txt;
+#   - Debian's prometheus package (prometheus + promtool), unless DRIFTLINE_SKIP_PROMETHEUS=1;
+#   - the Apache Kafka broker jars from Maven Central, into a cache outside the repository.
+# Re-running it when everything is present takes about a second.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV=${DRIFTLINE_VENV:-$ROOT/.venv}
+PYTHON=${PYTHON:-python3}
+
+say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*" >&2; }
+
+if [ ! -x "$VENV/bin/python" ]; then
+    say "creating virtualenv $VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+
+stamp="$VENV/.driftline-installed"
+wanted=$(cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt" | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
+    say "installing Driftline and its dependencies"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q -c "$ROOT/constraints.txt" -e "$ROOT[dev]"
+    echo "$wanted" >"$stamp"
+fi
+
+if [ "${DRIFTLINE_SKIP_PROMETHEUS:-0}" != 1 ] && ! command -v promtool >/dev/null 2>&1; then
+    say "installing Debian's prometheus package (prometheus, promtool)"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+
+"$VENV/bin/python" "$ROOT/scripts/local_broker.py" fetch
