@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
@@ -27,6 +27,7 @@ from service.errors import DriftlineError
 from service.events import Rejection, RejectReason, decode_event
 from service.learner import LabelError, Learner
 from service.metrics import ConsumerState, ServiceMetrics
+from service.topics import ensure_topics
 
 __all__ = ["DEAD_LETTER_HEADERS", "IngestWorker", "kafka_client_config"]
 
@@ -145,6 +146,8 @@ class IngestWorker:
                 continue
             self._consumer = consumer
             break
+        if self._consumer is not None and settings.create_topics:
+            self._create_topics()
         while self._consumer is not None and not self._stop.is_set():
             partitions = self._consumer.partitions_for_topic(settings.topic)
             if partitions:
@@ -162,6 +165,21 @@ class IngestWorker:
         self.state.assigned = True
         self.state.connected = True
         log.info("reading %s partitions %s", settings.topic, sorted(partitions))
+
+    def _create_topics(self) -> None:
+        settings = self.settings
+        topics = {settings.topic: settings.topic_partitions, settings.dead_letter_topic: 1}
+        while not self._stop.is_set():
+            try:
+                admin = KafkaAdminClient(**kafka_client_config(self.settings))
+                try:
+                    ensure_topics(admin, topics)
+                finally:
+                    admin.close()
+                return
+            except KafkaError as error:
+                log.warning("cannot create topics %s: %s", sorted(topics), error)
+                self._stop.wait(_RETRY_PAUSE_S)
 
     def _seek_start(self, assignment: list[TopicPartition]) -> None:
         consumer = self._consumer
@@ -260,13 +278,13 @@ class IngestWorker:
             )
         ]
         while True:
-            future = self._dead_letters.send(
-                self.settings.dead_letter_topic,
-                value=record.value,
-                key=record.key,
-                headers=headers,
-            )
             try:
+                future = self._dead_letters.send(
+                    self.settings.dead_letter_topic,
+                    value=record.value,
+                    key=record.key,
+                    headers=headers,
+                )
                 future.get(timeout=_DEAD_LETTER_ACK_TIMEOUT_S)
                 break
             except KafkaError as error:
