@@ -89,6 +89,9 @@ class IngestWorker:
         self.idle_timeout = idle_timeout
         self.handled = 0
         self.error: BaseException | None = None
+        # When the first and the last message were handled (monotonic), for throughput figures.
+        self.first_record_at: float | None = None
+        self.last_record_at: float | None = None
         self._clock = clock
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="driftline-ingest")
@@ -208,7 +211,10 @@ class IngestWorker:
             now = time.monotonic()
             if batch:
                 last_message = now
+                if self.first_record_at is None:
+                    self.first_record_at = now
                 self._handle(batch)
+                self.last_record_at = time.monotonic()
                 self._update_lag()
                 if self._reached_max_events():
                     break
