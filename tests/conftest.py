@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.fixtures.kafka",
     "tests.fixtures.service",
+    "tests.fixtures.prometheus",
 ]
