@@ -91,7 +91,7 @@ def assert_probes_match(service: ServiceProcess, offline_model, events, task: st
     [
         ("phishing", "logreg", 1250),
         ("bananas", "hoeffding", 5300),
-        ("trump_approval", "linreg", 1001),
+        ("trump-approval", "linreg", 1001),
     ],
 )
 def test_service_metrics_and_predictions_equal_river_offline(
