@@ -233,26 +233,10 @@ def _write_atomically(path: Path, data: bytes) -> None:
 # --- unpickling with an allow-list ------------------------------------------------------------
 
 _ALLOWED_PACKAGES = ("river", "service")
-_ALLOWED_GLOBALS = {
-    ("builtins", name)
-    for name in (
-        "bool",
-        "bytearray",
-        "bytes",
-        "complex",
-        "dict",
-        "float",
-        "frozenset",
-        "int",
-        "list",
-        "object",
-        "range",
-        "set",
-        "slice",
-        "str",
-        "tuple",
-    )  # fmt: skip
-} | {
+_SAFE_BUILTINS = (
+    "bool bytearray bytes complex dict float frozenset int list object range set slice str tuple"
+)
+_ALLOWED_GLOBALS = {("builtins", name) for name in _SAFE_BUILTINS.split()} | {
     ("collections", "Counter"),
     ("collections", "OrderedDict"),
     ("collections", "defaultdict"),
