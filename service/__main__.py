@@ -49,7 +49,11 @@ def main() -> None:
     try:
         settings = Settings()
     except ValidationError as error:
-        raise SystemExit(f"driftline: invalid configuration:\n{error}") from None
+        # Name each bad setting and why, never its value: a value may be a secret.
+        problems = "\n".join(
+            f"  {'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in error.errors()
+        )
+        raise SystemExit(f"driftline: invalid configuration:\n{problems}") from None
     config = logging_config(settings.log_level)
     logging.config.dictConfig(config)
     try:

@@ -23,6 +23,7 @@ from service.consumer import IngestWorker
 from service.learner import Learner
 from service.metrics import ConsumerState, LearnerCollector, ServiceMetrics
 from service.models import build_model
+from service.state.checkpoint import CheckpointError, CheckpointStore
 
 __all__ = ["create_app"]
 
@@ -51,13 +52,16 @@ def create_app(settings: Settings | None = None, *, consume: bool = True) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Runtime]]:
         with ExitStack() as stack:
             registry = CollectorRegistry()
-            learner = Learner(build_model(settings.model, settings.seed), settings.rolling_window)
+            checkpoints = open_checkpoints(settings)
+            learner = restore_or_build_learner(settings, checkpoints)
             metrics = ServiceMetrics(registry)
             consumer_state = ConsumerState()
             registry.register(LearnerCollector(learner, consumer_state))
             worker = None
             if consume:
-                worker = IngestWorker(settings, learner, metrics, consumer_state)
+                worker = IngestWorker(
+                    settings, learner, metrics, consumer_state, checkpoints=checkpoints
+                )
                 worker.start()
                 stack.callback(worker.stop)
             log.info("serving model %s (%s)", settings.model, learner.task)
@@ -86,3 +90,37 @@ def create_app(settings: Settings | None = None, *, consume: bool = True) -> Fas
         return JSONResponse({"detail": detail}, status_code=422)
 
     return app
+
+
+def open_checkpoints(settings: Settings) -> CheckpointStore | None:
+    """The checkpoint folder of these settings, or ``None`` when checkpoints are off."""
+    if settings.state_dir is None or settings.checkpoint_key is None:
+        return None
+    key = settings.checkpoint_key.get_secret_value().encode()
+    return CheckpointStore(settings.state_dir, key=key, keep=settings.checkpoints_kept)
+
+
+def restore_or_build_learner(settings: Settings, checkpoints: CheckpointStore | None) -> Learner:
+    """The newest valid checkpoint's learner, or a fresh one when there is no checkpoint.
+
+    A checkpoint for another model is refused rather than silently replaced: the folder
+    belongs to one model's history.
+    """
+    checkpoint = checkpoints.load_latest() if checkpoints is not None else None
+    if checkpoint is None:
+        return Learner(build_model(settings.model, settings.seed), settings.rolling_window)
+    learner = checkpoint.state
+    if not isinstance(learner, Learner):
+        raise CheckpointError(f"{checkpoint.path}: does not hold a Driftline learner")
+    if learner.spec.name != settings.model:
+        raise CheckpointError(
+            f"{checkpoint.path}: holds model {learner.spec.name!r} but DRIFTLINE_MODEL is "
+            f"{settings.model!r}; use another DRIFTLINE_STATE_DIR for another model"
+        )
+    log.info(
+        "restored %s: %d events learned, offsets %s",
+        checkpoint.path.name,
+        learner.events_learned,
+        dict(sorted(checkpoint.positions.items())),
+    )
+    return learner

@@ -14,9 +14,10 @@ Examples
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -76,6 +77,38 @@ class Settings(BaseSettings):
         1000, ge=1, description="Events in the rolling-window prequential metrics."
     )
 
+    # --- State ---------------------------------------------------------------------------
+    state_dir: Path | None = Field(
+        None,
+        description=(
+            "Folder for checkpoints of the model and the offsets it learned through; unset "
+            "disables checkpoints (a restart then starts a fresh model)."
+        ),
+    )
+    checkpoint_key: SecretStr | None = Field(
+        None,
+        description=(
+            "HMAC-SHA256 key that signs checkpoints (at least 16 characters); required with "
+            "DRIFTLINE_STATE_DIR. Never logged or exported."
+        ),
+    )
+    checkpoint_every_events: int = Field(
+        10_000, ge=1, description="Write a checkpoint after this many messages handled."
+    )
+    checkpoint_every_s: float = Field(
+        30.0, gt=0, description="Write a checkpoint at least this often while messages arrive."
+    )
+    checkpoints_kept: int = Field(
+        3, ge=1, description="How many of the newest checkpoints to keep."
+    )
+    offset_lost_policy: Literal["resume", "stop"] = Field(
+        "resume",
+        description=(
+            "When a checkpoint's offset has fallen out of the topic's retention: resume from the "
+            "oldest record still there (the lost count is logged and exported), or stop learning."
+        ),
+    )
+
     # --- HTTP --------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address the HTTP server binds.")
     port: int = Field(8000, ge=0, le=65535, description="Port the HTTP server binds.")
@@ -88,3 +121,25 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Log level of the service and uvicorn."
     )
+
+    @model_validator(mode="after")
+    def _checkpoints_need_a_real_key(self) -> Self:
+        if self.state_dir is None:
+            return self
+        if self.checkpoint_key is None:
+            raise ValueError(
+                "DRIFTLINE_STATE_DIR needs DRIFTLINE_CHECKPOINT_KEY to sign checkpoints"
+            )
+        key = self.checkpoint_key.get_secret_value()
+        if len(key) < _MIN_KEY_LENGTH:
+            raise ValueError(
+                f"DRIFTLINE_CHECKPOINT_KEY must be at least {_MIN_KEY_LENGTH} characters"
+            )
+        if key.lower() in _PLACEHOLDER_KEYS:
+            raise ValueError("DRIFTLINE_CHECKPOINT_KEY is a placeholder: set a secret of your own")
+        return self
+
+
+# A key shorter than this is guessable; HMAC-SHA256 itself accepts any length.
+_MIN_KEY_LENGTH = 16
+_PLACEHOLDER_KEYS = {"changeme-changeme", "change-me-change-me", "please-change-this-key", "x" * 16}

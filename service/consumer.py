@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, OffsetOutOfRangeError
 from kafka.structs import OffsetAndMetadata
 
 from service.config import Settings
@@ -27,6 +27,7 @@ from service.errors import DriftlineError
 from service.events import Rejection, RejectReason, decode_event
 from service.learner import LabelError, Learner
 from service.metrics import ConsumerState, ServiceMetrics
+from service.state.checkpoint import CheckpointStore, pickle_state
 from service.topics import ensure_topics
 
 __all__ = ["DEAD_LETTER_HEADERS", "IngestWorker", "kafka_client_config"]
@@ -77,6 +78,7 @@ class IngestWorker:
         metrics: ServiceMetrics,
         state: ConsumerState,
         *,
+        checkpoints: CheckpointStore | None = None,
         max_events: int | None = None,
         idle_timeout: float | None = None,
         clock: Callable[[], float] = time.time,
@@ -85,6 +87,7 @@ class IngestWorker:
         self.learner = learner
         self.metrics = metrics
         self.state = state
+        self.checkpoints = checkpoints
         self.max_events = max_events
         self.idle_timeout = idle_timeout
         self.handled = 0
@@ -97,6 +100,8 @@ class IngestWorker:
         self._thread = threading.Thread(target=self._run, name="driftline-ingest")
         self._consumer: KafkaConsumer | None = None
         self._dead_letters: KafkaProducer | None = None
+        self._since_checkpoint = 0
+        self._next_checkpoint = time.monotonic() + settings.checkpoint_every_s
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -104,7 +109,7 @@ class IngestWorker:
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Ask the loop to finish the current poll batch, then wait for it to close Kafka."""
+        """Ask the loop to finish the current event, checkpoint, commit and close Kafka; wait."""
         self._stop.set()
         self._thread.join(timeout)
         if self._thread.is_alive():
@@ -129,7 +134,13 @@ class IngestWorker:
             log.exception("ingest worker stopped by an error")
         finally:
             self.state.assigned = False
-            self._close()
+            self.state.connected = False
+            try:
+                if self._since_checkpoint:
+                    self._checkpoint()
+                self._commit()
+            finally:
+                self._close()
 
     def _connect(self) -> None:
         """Create the Kafka clients and take every partition, retrying until stopped."""
@@ -140,7 +151,8 @@ class IngestWorker:
                     **kafka_client_config(settings),
                     group_id=settings.group_id,
                     enable_auto_commit=False,
-                    auto_offset_reset="earliest",
+                    # Never jump silently: a lost offset raises, and the policy decides.
+                    auto_offset_reset="none",
                     max_poll_records=settings.max_poll_records,
                 )
             except KafkaError as error:
@@ -164,6 +176,8 @@ class IngestWorker:
         )
         assignment = [TopicPartition(settings.topic, p) for p in sorted(partitions)]
         self._consumer.assign(assignment)
+        for tp in assignment:  # so the series exist at 0 before anything is lost
+            self.metrics.records_lost.labels(str(tp.partition))
         self._seek_start(assignment)
         self.state.assigned = True
         self.state.connected = True
@@ -185,8 +199,21 @@ class IngestWorker:
                 self._stop.wait(_RETRY_PAUSE_S)
 
     def _seek_start(self, assignment: list[TopicPartition]) -> None:
+        """Continue where the (restored) learner stopped; elsewhere follow ``start_from``."""
         consumer = self._consumer
         assert consumer is not None
+        positions = self.learner.positions
+        fresh = []
+        for tp in assignment:
+            if tp.partition in positions:
+                consumer.seek(tp, positions[tp.partition])
+            else:
+                fresh.append(tp)
+        if positions:
+            log.info("continuing from learned offsets %s", dict(sorted(positions.items())))
+        if not fresh:
+            return
+        assignment = fresh
         start_from = self.settings.start_from
         if start_from == "latest":
             consumer.seek_to_end(*assignment)
@@ -207,8 +234,14 @@ class IngestWorker:
         last_message = time.monotonic()
         next_commit = time.monotonic() + self.settings.commit_interval_s
         while not self._stop.is_set():
-            batch = consumer.poll(timeout_ms=self.settings.poll_timeout_ms)
+            try:
+                batch = consumer.poll(timeout_ms=self.settings.poll_timeout_ms)
+            except OffsetOutOfRangeError as error:
+                self._on_offsets_lost(error)
+                continue
             now = time.monotonic()
+            self.state.last_poll_wall_time = self._clock()
+            self.state.connected = consumer.bootstrap_connected()
             if batch:
                 last_message = now
                 if self.first_record_at is None:
@@ -223,21 +256,58 @@ class IngestWorker:
                 break
             else:
                 self._update_lag()
-            if now >= next_commit:
+            if self.checkpoints is not None:
+                if self._since_checkpoint and (
+                    self._since_checkpoint >= self.settings.checkpoint_every_events
+                    or now >= self._next_checkpoint
+                ):
+                    self._checkpoint()
+                    self._commit()
+            elif now >= next_commit:
                 self._commit()
                 next_commit = now + self.settings.commit_interval_s
-        self._commit()
+
+    def _on_offsets_lost(self, error: OffsetOutOfRangeError) -> None:
+        """A stored offset is no longer in the topic: count what is lost, then apply the policy."""
+        consumer = self._consumer
+        assert consumer is not None
+        requested: dict[TopicPartition, int] = error.args[0] if error.args else {}
+        earliest = consumer.beginning_offsets(list(requested))
+        for tp, offset in requested.items():
+            lost = max(0, earliest[tp] - offset)
+            self.metrics.records_lost.labels(str(tp.partition)).inc(lost)
+            log.error(
+                "partition %d: offset %d is out of the topic's range (oldest is %d): "
+                "%d record(s) were never learned",
+                tp.partition,
+                offset,
+                earliest[tp],
+                lost,
+            )
+            if self.settings.offset_lost_policy == "stop":
+                raise DriftlineError(
+                    f"offset {offset} of partition {tp.partition} is out of range and "
+                    "DRIFTLINE_OFFSET_LOST_POLICY=stop"
+                )
+            consumer.seek(tp, earliest[tp])
 
     def _handle(self, batch: dict[TopicPartition, list[Any]]) -> None:
         learner, metrics = self.learner, self.metrics
         observe = metrics.learn_duration.observe
         max_features = self.settings.max_features
-        learned = unlabelled = 0
+        learned = unlabelled = handled = 0
+        stop = self._stop
         for tp in sorted(batch, key=lambda tp: tp.partition):
+            if stop.is_set():
+                break
             records = batch[tp]
             if self.max_events is not None:
-                records = records[: self.max_events - self.handled]
+                records = records[: self.max_events - self.handled - handled]
             for record in records:
+                if stop.is_set():
+                    # Finish the current event only; the learner's positions say where to resume.
+                    break
+                handled += 1
                 decoded = decode_event(record.value, max_features=max_features)
                 if isinstance(decoded, Rejection):
                     self._reject(record, decoded)
@@ -258,8 +328,9 @@ class IngestWorker:
                     unlabelled += 1
                 else:
                     learned += 1
-            self.handled += len(records)
-            metrics.events_consumed.inc(len(records))
+        self.handled += handled
+        self._since_checkpoint += handled
+        metrics.events_consumed.inc(handled)
         if learned:
             metrics.events_learned.inc(learned)
             self.state.last_learned_wall_time = self._clock()
@@ -332,6 +403,27 @@ class IngestWorker:
             consumer.commit(offsets)
         except KafkaError as error:
             log.warning("offset commit failed (lag view only, nothing lost): %s", error)
+
+    def _checkpoint(self) -> None:
+        """Pickle the learner under its lock (the only pause), then write the file unlocked."""
+        if self.checkpoints is None:
+            return
+        learner = self.learner
+        started = time.perf_counter()
+        with learner.lock:
+            payload = pickle_state(learner)
+            positions = dict(learner.positions)
+            learned = learner.events_learned
+        paused = time.perf_counter() - started
+        path = self.checkpoints.save(payload, positions, learned)
+        self.metrics.checkpoint_pause.observe(paused)
+        self.metrics.checkpoint_duration.observe(time.perf_counter() - started)
+        self.metrics.checkpoints.inc()
+        self.state.last_checkpoint_wall_time = self._clock()
+        self.state.last_checkpoint_bytes = len(payload)
+        self._since_checkpoint = 0
+        self._next_checkpoint = time.monotonic() + self.settings.checkpoint_every_s
+        log.debug("checkpoint %s: %d bytes, paused %.1f ms", path.name, len(payload), paused * 1e3)
 
     def _close(self) -> None:
         if self._dead_letters is not None:

@@ -106,6 +106,22 @@ class Learner:
             self._rolling_score = utils.Rolling(metrics.RMSE, window_size=rolling_window)
             self._step = self._learn_regressor
 
+    # --- checkpoints ----------------------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Everything learning changed; the lock is per process and is made anew on restore."""
+        state = self.__dict__.copy()
+        del state["lock"], state["_step"]
+        state["_reader_waiting"] = False
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.Lock()
+        self._step = (
+            self._learn_classifier if self.task == "classification" else self._learn_regressor
+        )
+
     # --- writing (the consumer thread only) ---------------------------------------------------
 
     def learn(self, event: Event, partition: int, offset: int) -> float | None:

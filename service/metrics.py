@@ -36,6 +36,8 @@ PREDICT_BUCKETS = (
     0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.5,
 )  # fmt: skip
 PREDICT_ENDPOINTS = ("predict", "predict_batch")
+# Pickling a logistic regression takes ~0.1 ms, a forest of 10 trees ~0.3 s.
+CHECKPOINT_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 # River's names for the task metrics, as exported: (metric key, metric name suffix).
 _EXPORTED = {
@@ -54,6 +56,9 @@ class ConsumerState:
     connected: bool = False
     lag: dict[int, int] = field(default_factory=dict)
     last_learned_wall_time: float | None = None
+    last_poll_wall_time: float | None = None
+    last_checkpoint_wall_time: float | None = None
+    last_checkpoint_bytes: int | None = None
 
 
 class ServiceMetrics:
@@ -104,6 +109,27 @@ class ServiceMetrics:
             registry=registry,
         )
         self.predict_errors = {e: predict_errors.labels(e) for e in PREDICT_ENDPOINTS}
+        self.checkpoints = Counter(
+            "driftline_checkpoints", "Checkpoints written.", registry=registry
+        )
+        self.checkpoint_duration = Histogram(
+            "driftline_checkpoint_duration_seconds",
+            "Time to take and write one checkpoint (pickle, sign, fsync, rename).",
+            buckets=CHECKPOINT_BUCKETS,
+            registry=registry,
+        )
+        self.checkpoint_pause = Histogram(
+            "driftline_checkpoint_pause_seconds",
+            "Time learning and serving waited while a checkpoint pickled the model.",
+            buckets=CHECKPOINT_BUCKETS,
+            registry=registry,
+        )
+        self.records_lost = Counter(
+            "driftline_records_lost",
+            "Records that fell out of the topic's retention before they were learned.",
+            ["partition"],
+            registry=registry,
+        )
 
 
 class LearnerCollector(Collector):
@@ -171,6 +197,29 @@ class LearnerCollector(Collector):
             "1 when the consumer holds its partitions and reads, else 0.",
             1.0 if consumer.assigned else 0.0,
         )
+        yield _gauge(
+            "driftline_consumer_connected",
+            "1 while the consumer reaches the Kafka cluster, else 0.",
+            1.0 if consumer.connected else 0.0,
+        )
+        if consumer.last_poll_wall_time is not None:
+            yield _gauge(
+                "driftline_consumer_last_poll_timestamp_seconds",
+                "Wall-clock time of the consumer's last poll: a heartbeat of the ingest loop.",
+                consumer.last_poll_wall_time,
+            )
+        if consumer.last_checkpoint_wall_time is not None:
+            yield _gauge(
+                "driftline_last_checkpoint_timestamp_seconds",
+                "Wall-clock time the last checkpoint was written.",
+                consumer.last_checkpoint_wall_time,
+            )
+        if consumer.last_checkpoint_bytes is not None:
+            yield _gauge(
+                "driftline_checkpoint_size_bytes",
+                "Size of the last checkpoint's pickled state.",
+                consumer.last_checkpoint_bytes,
+            )
         if consumer.last_learned_wall_time is not None:
             yield _gauge(
                 "driftline_last_learned_timestamp_seconds",

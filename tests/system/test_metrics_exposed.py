@@ -44,9 +44,18 @@ def send(bootstrap_servers: str, topic: str, start: int, count: int) -> None:
     producer.close()
 
 
-def test_documented_series_are_exposed_and_move(kafka_broker, new_topic, service_factory) -> None:
+def test_documented_series_are_exposed_and_move(
+    kafka_broker, new_topic, service_factory, tmp_path
+) -> None:
     topic = new_topic(partitions=1)
-    service = service_factory(topic=topic, dead_letter_topic=f"{topic}.dlq", group_id=topic)
+    service = service_factory(
+        topic=topic,
+        dead_letter_topic=f"{topic}.dlq",
+        group_id=topic,
+        state_dir=tmp_path / "state",
+        checkpoint_key="metrics-test-key-0123456789",
+        checkpoint_every_events=50,
+    )
     service.wait_ready()
 
     send(kafka_broker.bootstrap_servers, topic, 0, 100)
