@@ -11,8 +11,10 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def settings_table() -> dict[str, str]:
-    section = README.read_text().split("<!-- settings:start -->")[1].split("<!-- settings:end -->")[0]
-    return dict(re.findall(r"^\| `DRIFTLINE_([A-Z_]+)` \| `([^`]*)` \|", section, flags=re.MULTILINE))
+    text = README.read_text()
+    section = text.split("<!-- settings:start -->")[1].split("<!-- settings:end -->")[0]
+    row = re.compile(r"^\| `DRIFTLINE_([A-Z_]+)` \| `([^`]*)` \|", flags=re.MULTILINE)
+    return dict(row.findall(section))
 
 
 def test_every_setting_is_documented_with_its_default() -> None:
