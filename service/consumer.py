@@ -138,6 +138,7 @@ class IngestWorker:
             try:
                 if self._since_checkpoint:
                     self._checkpoint()
+                    log.info("final checkpoint at offsets %s", dict(self.learner.positions))
                 self._commit()
             finally:
                 self._close()

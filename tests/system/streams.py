@@ -1,0 +1,104 @@
+"""Shared steps of the end-to-end tests: post a stream, read it back, compute River's answer."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import orjson
+import pytest
+from kafka import KafkaConsumer
+from river import evaluate, metrics
+
+from service.models import build_model
+from tests.fixtures.service import ServiceProcess
+
+__all__ = ["assert_equivalent_to_river", "produce", "read_back", "start_producing"]
+
+PROBES = 25
+
+
+def producer_command(
+    bootstrap_servers: str, topic: str, *source: str, rate: float = 0
+) -> list[str]:
+    return [
+        sys.executable, "-m", "producer", *source, "--topic", topic,
+        "--bootstrap-servers", bootstrap_servers, "--rate", str(rate), "--quiet",
+    ]  # fmt: skip
+
+
+def produce(bootstrap_servers: str, topic: str, *source: str) -> None:
+    """Post a source through the producer's command line, as fast as possible, and wait."""
+    subprocess.run(producer_command(bootstrap_servers, topic, *source), check=True, timeout=180)
+
+
+def start_producing(
+    bootstrap_servers: str, topic: str, *source: str, rate: float
+) -> subprocess.Popen:
+    """Post a source at a steady rate in the background."""
+    return subprocess.Popen(producer_command(bootstrap_servers, topic, *source, rate=rate))
+
+
+def read_back(bootstrap_servers: str, topic: str, count: int) -> list[tuple[dict, Any]]:
+    """The events exactly as Kafka holds them, in offset order (one partition)."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=10_000,
+    )
+    events = []
+    for record in consumer:
+        event = orjson.loads(record.value)
+        events.append((event["features"], event["label"]))
+        if len(events) == count:
+            break
+    consumer.close()
+    assert len(events) == count
+    return events
+
+
+def river_oracle(model_name: str, events: list[tuple[dict, Any]]) -> tuple[Any, Any]:
+    """The same model, trained offline by River's progressive validation on the same events."""
+    spec = build_model(model_name)
+    metric = (
+        metrics.Accuracy() + metrics.LogLoss()
+        if spec.task == "classification"
+        else metrics.MAE() + metrics.RMSE()
+    )
+    evaluate.progressive_val_score(events, spec.estimator, metric)
+    return spec.estimator, metric
+
+
+def _label_key(label: Any) -> str:
+    return ("true" if label else "false") if isinstance(label, bool) else str(label)
+
+
+def assert_equivalent_to_river(
+    service: ServiceProcess, model_name: str, events: list[tuple[dict, Any]]
+) -> None:
+    """Same count, same cumulative metrics to 1e-12, same answers on probe instances."""
+    described = service.http.get("/model").json()
+    offline, metric = river_oracle(model_name, events)
+    assert described["events_learned"] == len(events)
+    for name, river_metric in zip(described["metrics"]["cumulative"], metric, strict=True):
+        assert described["metrics"]["cumulative"][name] == pytest.approx(
+            river_metric.get(), abs=1e-12
+        ), name
+
+    probes = [x for x, _ in events[:: max(1, len(events) // PROBES)]][:PROBES]
+    response = service.http.post(
+        "/predict/batch", json={"instances": [{"features": x} for x in probes]}
+    )
+    assert response.status_code == 200
+    task = build_model(model_name).task
+    for x, answer in zip(probes, response.json()["predictions"], strict=True):
+        if task == "classification":
+            expected = {_label_key(k): v for k, v in offline.predict_proba_one(x).items()}
+            assert answer["probabilities"].keys() == expected.keys()
+            for key, probability in expected.items():
+                assert answer["probabilities"][key] == pytest.approx(probability, abs=1e-12)
+        else:
+            assert answer["prediction"] == pytest.approx(offline.predict_one(x), abs=1e-9)
