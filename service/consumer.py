@@ -45,6 +45,8 @@ DEAD_LETTER_HEADERS = (
 _DEAD_LETTER_ACK_TIMEOUT_S = 10.0
 # Between attempts to reach the broker or find the topic.
 _RETRY_PAUSE_S = 1.0
+# How often the consumer's connection count is read (building its metrics costs ~0.1 ms).
+_CONNECTION_CHECK_S = 1.0
 
 
 def kafka_client_config(settings: Settings) -> dict[str, Any]:
@@ -100,6 +102,7 @@ class IngestWorker:
         self._thread = threading.Thread(target=self._run, name="driftline-ingest")
         self._consumer: KafkaConsumer | None = None
         self._dead_letters: KafkaProducer | None = None
+        self._next_connection_check = 0.0
         self._since_checkpoint = 0
         self._next_checkpoint = time.monotonic() + settings.checkpoint_every_s
 
@@ -242,7 +245,9 @@ class IngestWorker:
                 continue
             now = time.monotonic()
             self.state.last_poll_wall_time = self._clock()
-            self.state.connected = consumer.bootstrap_connected()
+            if now >= self._next_connection_check:
+                self.state.connected = _has_connections(consumer)
+                self._next_connection_check = now + _CONNECTION_CHECK_S
             if batch:
                 last_message = now
                 if self.first_record_at is None:
@@ -431,3 +436,13 @@ class IngestWorker:
             self._dead_letters.close(timeout=5)
         if self._consumer is not None:
             self._consumer.close(autocommit=False)
+
+
+def _has_connections(consumer: KafkaConsumer) -> bool:
+    """Whether the consumer holds a live connection to any broker.
+
+    kafka-python's ``bootstrap_connected()`` only reports the bootstrap phase; its own
+    ``connection-count`` metric follows connections as they drop and come back.
+    """
+    count = consumer.metrics().get("consumer-metrics", {}).get("connection-count", 0.0)
+    return bool(count and count > 0)

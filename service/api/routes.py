@@ -139,14 +139,22 @@ def health() -> dict[str, str]:
     responses={503: {"model": ReadinessPublic, "description": "Not reading its partitions"}},
 )
 def ready(runtime: RuntimeDep, response: Response) -> ReadinessPublic:
-    """Readiness: a model is loaded and the consumer holds its partitions."""
-    assigned = runtime.consumer_state.assigned
-    if not assigned:
+    """Readiness: the consumer holds its partitions and reaches Kafka (serving never stops)."""
+    state = runtime.consumer_state
+    ready = state.assigned and state.connected
+    if not ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    if ready:
+        detail = f"learning from {runtime.settings.topic}"
+    elif state.assigned:
+        detail = "Kafka unreachable: serving the current model, learning paused"
+    else:
+        detail = "consumer not assigned yet"
     return ReadinessPublic(
-        ready=assigned,
-        consumer_assigned=assigned,
-        detail="reading " + runtime.settings.topic if assigned else "consumer not assigned yet",
+        ready=ready,
+        consumer_assigned=state.assigned,
+        consumer_connected=state.connected,
+        detail=detail,
     )
 
 

@@ -99,4 +99,5 @@ class ReadinessPublic(BaseModel):
 
     ready: bool
     consumer_assigned: bool
+    consumer_connected: bool
     detail: str
