@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, disable_created_metrics
 
 import service
 from service.api import router
+from service.api.admin import router as admin_router
 from service.api.deps import Runtime
 from service.config import Settings
 from service.consumer import IngestWorker
@@ -72,8 +73,10 @@ def create_app(settings: Settings | None = None, *, consume: bool = True) -> Fas
         version=service.__version__,
         summary="A River model that learns from Kafka while it serves.",
         lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
     )
     app.include_router(router)
+    app.include_router(admin_router)
 
     @app.exception_handler(RequestValidationError)
     async def count_invalid_requests(

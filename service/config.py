@@ -58,6 +58,21 @@ class Settings(BaseSettings):
             "group's committed offsets (falling back to the beginning)."
         ),
     )
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How every Kafka client of the service talks to the brokers."
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="SASL mechanism, with a SASL_* security protocol."
+    )
+    sasl_username: str | None = Field(None, description="SASL user name.")
+    sasl_password: SecretStr | None = Field(
+        None, description="SASL password. Never logged or exported."
+    )
+    ssl_cafile: Path | None = Field(
+        None, description="CA bundle that signs the brokers' certificates."
+    )
+    ssl_certfile: Path | None = Field(None, description="Client certificate, for mutual TLS.")
+    ssl_keyfile: Path | None = Field(None, description="Client private key, for mutual TLS.")
     max_poll_records: int = Field(500, ge=1, description="Largest batch one poll returns.")
     poll_timeout_ms: int = Field(200, ge=1, description="How long one poll waits for records.")
     commit_interval_s: float = Field(
@@ -112,6 +127,9 @@ class Settings(BaseSettings):
     # --- HTTP --------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address the HTTP server binds.")
     port: int = Field(8000, ge=0, le=65535, description="Port the HTTP server binds.")
+    max_body_bytes: int = Field(
+        1_048_576, ge=1, description="Largest HTTP request body accepted; larger ones get a 413."
+    )
     max_batch_instances: int = Field(
         1000, ge=1, description="Most instances one /predict/batch request may carry."
     )
@@ -121,25 +139,50 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Log level of the service and uvicorn."
     )
+    admin_token: SecretStr | None = Field(
+        None,
+        description=(
+            "Bearer token of the /admin endpoints (at least 16 characters); unset disables them. "
+            "Never logged or exported."
+        ),
+    )
 
     @model_validator(mode="after")
-    def _checkpoints_need_a_real_key(self) -> Self:
-        if self.state_dir is None:
-            return self
-        if self.checkpoint_key is None:
+    def _secrets_are_real(self) -> Self:
+        if self.state_dir is not None and self.checkpoint_key is None:
             raise ValueError(
                 "DRIFTLINE_STATE_DIR needs DRIFTLINE_CHECKPOINT_KEY to sign checkpoints"
             )
-        key = self.checkpoint_key.get_secret_value()
-        if len(key) < _MIN_KEY_LENGTH:
+        for name, secret in (
+            ("CHECKPOINT_KEY", self.checkpoint_key),
+            ("ADMIN_TOKEN", self.admin_token),
+        ):
+            if secret is None:
+                continue
+            value = secret.get_secret_value()
+            if len(value) < _MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"DRIFTLINE_{name} must be at least {_MIN_SECRET_LENGTH} characters"
+                )
+            if value.lower() in _PLACEHOLDERS:
+                raise ValueError(f"DRIFTLINE_{name} is a placeholder: set a secret of your own")
+        if self.security_protocol.startswith("SASL") and (
+            self.sasl_mechanism is None or self.sasl_username is None or self.sasl_password is None
+        ):
             raise ValueError(
-                f"DRIFTLINE_CHECKPOINT_KEY must be at least {_MIN_KEY_LENGTH} characters"
+                f"DRIFTLINE_SECURITY_PROTOCOL={self.security_protocol} needs "
+                "DRIFTLINE_SASL_MECHANISM, DRIFTLINE_SASL_USERNAME and DRIFTLINE_SASL_PASSWORD"
             )
-        if key.lower() in _PLACEHOLDER_KEYS:
-            raise ValueError("DRIFTLINE_CHECKPOINT_KEY is a placeholder: set a secret of your own")
         return self
 
 
-# A key shorter than this is guessable; HMAC-SHA256 itself accepts any length.
-_MIN_KEY_LENGTH = 16
-_PLACEHOLDER_KEYS = {"changeme-changeme", "change-me-change-me", "please-change-this-key", "x" * 16}
+# A secret shorter than this is guessable (HMAC-SHA256 itself accepts any key length).
+_MIN_SECRET_LENGTH = 16
+_PLACEHOLDERS = {
+    "changeme-changeme",
+    "change-me-change-me",
+    "please-change-this-key",
+    "please-change-this-token",
+    "0123456789abcdef",
+    "x" * 16,
+}

@@ -13,9 +13,12 @@ tests can say "consume exactly N, then return".
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
@@ -30,7 +33,7 @@ from service.metrics import ConsumerState, ServiceMetrics
 from service.state.checkpoint import CheckpointStore, pickle_state
 from service.topics import ensure_topics
 
-__all__ = ["DEAD_LETTER_HEADERS", "IngestWorker", "kafka_client_config"]
+__all__ = ["DEAD_LETTER_HEADERS", "CheckpointRequest", "IngestWorker", "kafka_client_config"]
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +52,31 @@ _RETRY_PAUSE_S = 1.0
 _CONNECTION_CHECK_S = 1.0
 
 
+@dataclass
+class CheckpointRequest:
+    """A checkpoint asked for by another thread; the worker fills ``path`` and sets ``done``."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    path: Path | None = None
+
+
 def kafka_client_config(settings: Settings) -> dict[str, Any]:
-    """Options every Kafka client of the service shares."""
-    return {"bootstrap_servers": settings.bootstrap_servers.split(","), "client_id": "driftline"}
+    """Options every Kafka client of the service shares: where the brokers are, and how to talk."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers.split(","),
+        "client_id": "driftline",
+        "security_protocol": settings.security_protocol,
+    }
+    if settings.sasl_mechanism is not None:
+        config["sasl_mechanism"] = settings.sasl_mechanism
+        config["sasl_plain_username"] = settings.sasl_username
+        if settings.sasl_password is not None:
+            config["sasl_plain_password"] = settings.sasl_password.get_secret_value()
+    for option in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+        path = getattr(settings, option)
+        if path is not None:
+            config[option] = str(path)
+    return config
 
 
 class IngestWorker:
@@ -103,6 +128,7 @@ class IngestWorker:
         self._consumer: KafkaConsumer | None = None
         self._dead_letters: KafkaProducer | None = None
         self._next_connection_check = 0.0
+        self._checkpoint_requests: queue.SimpleQueue[CheckpointRequest] = queue.SimpleQueue()
         self._since_checkpoint = 0
         self._next_checkpoint = time.monotonic() + settings.checkpoint_every_s
 
@@ -124,6 +150,20 @@ class IngestWorker:
     @property
     def running(self) -> bool:
         return self._thread.is_alive()
+
+    def request_checkpoint(self, timeout: float = 30.0) -> Path:
+        """Have the worker (the model's owner) write a checkpoint now; wait for its path."""
+        if self.checkpoints is None:
+            raise DriftlineError("checkpoints are off: set DRIFTLINE_STATE_DIR")
+        if not self.running:
+            raise DriftlineError("the ingest worker is not running")
+        request = CheckpointRequest()
+        self._checkpoint_requests.put(request)
+        if not request.done.wait(timeout):
+            raise DriftlineError(f"no checkpoint within {timeout:.0f} s")
+        if request.path is None:
+            raise DriftlineError("the checkpoint could not be written; see the service log")
+        return request.path
 
     # --- the loop -----------------------------------------------------------------------------
 
@@ -262,6 +302,7 @@ class IngestWorker:
                 break
             else:
                 self._update_lag()
+            self._serve_checkpoint_requests()
             if self.checkpoints is not None:
                 if self._since_checkpoint and (
                     self._since_checkpoint >= self.settings.checkpoint_every_events
@@ -410,10 +451,19 @@ class IngestWorker:
         except KafkaError as error:
             log.warning("offset commit failed (lag view only, nothing lost): %s", error)
 
-    def _checkpoint(self) -> None:
+    def _serve_checkpoint_requests(self) -> None:
+        while not self._checkpoint_requests.empty():
+            request = self._checkpoint_requests.get()
+            try:
+                request.path = self._checkpoint()
+                self._commit()
+            finally:
+                request.done.set()
+
+    def _checkpoint(self) -> Path | None:
         """Pickle the learner under its lock (the only pause), then write the file unlocked."""
         if self.checkpoints is None:
-            return
+            return None
         learner = self.learner
         started = time.perf_counter()
         with learner.lock:
@@ -430,6 +480,7 @@ class IngestWorker:
         self._since_checkpoint = 0
         self._next_checkpoint = time.monotonic() + self.settings.checkpoint_every_s
         log.debug("checkpoint %s: %d bytes, paused %.1f ms", path.name, len(payload), paused * 1e3)
+        return path
 
     def _close(self) -> None:
         if self._dead_letters is not None:

@@ -99,3 +99,11 @@ def test_health_is_up_and_ready_waits_for_the_consumer(client: TestClient) -> No
 def test_the_openapi_schema_documents_every_endpoint(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/predict", "/predict/batch", "/model", "/health", "/ready", "/metrics"} <= set(paths)
+
+
+def test_a_body_over_the_size_limit_gets_413() -> None:
+    settings = Settings(max_body_bytes=1_000)
+    with TestClient(create_app(settings, consume=False)) as client:
+        big = {"features": {f"f{i}": 1.0 for i in range(200)}}
+        response = client.post("/predict", json=big)
+    assert response.status_code == 413

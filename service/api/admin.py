@@ -1,0 +1,68 @@
+"""Admin endpoints: operations that change the running service, behind a bearer token.
+
+With no ``DRIFTLINE_ADMIN_TOKEN`` configured they are disabled (403), never open. The token is
+compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+from service.api.deps import RuntimeDep
+from service.errors import DriftlineError
+
+__all__ = ["AdminDep", "router"]
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+_bearer = HTTPBearer(auto_error=False, description="DRIFTLINE_ADMIN_TOKEN")
+
+
+def require_admin(
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Let the request through only with the configured bearer token."""
+    token = runtime.settings.admin_token
+    if token is None:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "admin endpoints are disabled: set DRIFTLINE_ADMIN_TOKEN"
+        )
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token", challenge)
+    if not hmac.compare_digest(credentials.credentials.encode(), token.get_secret_value().encode()):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong bearer token", challenge)
+
+
+AdminDep = Depends(require_admin)
+
+
+class CheckpointPublic(BaseModel):
+    """A checkpoint written on request."""
+
+    file: str
+    offsets: dict[str, int]
+
+
+@router.post(
+    "/checkpoint",
+    response_model=CheckpointPublic,
+    dependencies=[AdminDep],
+    responses={409: {"description": "Checkpoints are off or the worker is not running"}},
+)
+def write_checkpoint(runtime: RuntimeDep) -> CheckpointPublic:
+    """Write a checkpoint now (e.g. before maintenance) and commit its offsets."""
+    worker = runtime.worker
+    if worker is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, "this service does not consume")
+    try:
+        path = worker.request_checkpoint()
+    except DriftlineError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
+    positions = runtime.learner.values().positions
+    return CheckpointPublic(file=path.name, offsets={str(p): o for p, o in positions.items()})
