@@ -24,7 +24,7 @@ GRAFANA_DIR = ROOT / "deploy" / "grafana"
 DATASOURCES = GRAFANA_DIR / "provisioning" / "datasources" / "prometheus.yaml"
 DASHBOARD_PROVIDERS = GRAFANA_DIR / "provisioning" / "dashboards" / "driftline.yaml"
 DASHBOARDS_DIR = GRAFANA_DIR / "dashboards"
-README_SECTION = ROOT / "deploy" / "README-section.md"
+README = ROOT / "README.md"
 
 # Grafana's built-in variables, replaced by what they would be on a short dashboard range,
 # so that Prometheus can evaluate the dashboard's queries.

@@ -19,7 +19,7 @@ from tests.deploy.sources import (
     ALERTS,
     ALERTS_TEST,
     PROMETHEUS_CONFIG,
-    README_SECTION,
+    README,
     ROOT,
     alert_rules,
     load_yaml,
@@ -109,7 +109,7 @@ def test_alert_threshold_is_documented(rule: dict[str, Any]) -> None:
     """README's alert table names each alert with the threshold in its expression."""
     rows = [
         line
-        for line in README_SECTION.read_text().splitlines()
+        for line in README.read_text().splitlines()
         if line.startswith(f"| `{rule['alert']}`")
     ]
     assert len(rows) == 1, f"{rule['alert']} is not in the alerts table"
