@@ -3,7 +3,10 @@
 * :class:`ConceptDriftMonitor` watches the model's prequential error with a River detector
   (ADWIN by default) and raises one alarm per change, keeping warnings apart and an ``active``
   state on while the change is under way.
-* It reports :class:`DriftEvent`\\ s, which a bounded :class:`DriftLog` keeps for
+* :class:`DataDriftMonitor` compares each feature's recent distribution with a reference
+  window (PSI, and the two-sample K-S test for numbers) every so many events;
+  :class:`DistributionDriftMonitor` does the same for the model's predictions or the labels.
+* Both report :class:`DriftEvent`\\ s, which a bounded :class:`DriftLog` keeps for
   ``GET /drift``.
 
 Everything here pickles, so the service's checkpoint can hold it.
@@ -11,12 +14,16 @@ Everything here pickles, so the service's checkpoint can hold it.
 Examples
 --------
 >>> concept = ConceptDriftMonitor("adwin", task="classification")
+>>> data = DataDriftMonitor(window=200, every=100)
 >>> log = DriftLog()
 >>> for offset in range(1_000):
+...     features = {"x": float(offset % 7)}
 ...     if (event := concept.update(0.0, offset)) is not None:
 ...         log.append(event)
->>> len(log), concept.alarms
-(0, 0)
+...     if (report := data.observe(features, offset)) is not None:
+...         log.extend(report.events)
+>>> len(log), concept.alarms, data.alarms
+(0, 0, 0)
 """
 
 from service.drift.concept import (
@@ -29,6 +36,20 @@ from service.drift.concept import (
     detector_params,
     resolve_detector,
 )
+from service.drift.data import (
+    DEFAULT_EVERY,
+    DEFAULT_KS_ALPHA,
+    DEFAULT_PSI_THRESHOLD,
+    DEFAULT_RULE,
+    DEFAULT_WINDOW,
+    RULES,
+    DataDriftMonitor,
+    DataDriftRule,
+    DistributionDriftMonitor,
+    DriftReport,
+    FeatureDrift,
+)
+from service.drift.distributions import ks_two_sample, population_stability_index
 from service.drift.errors import DriftConfigurationError
 from service.drift.log import DEFAULT_LOG_SIZE, DriftEvent, DriftKind, DriftLog
 
@@ -36,14 +57,27 @@ __all__ = [
     "DEFAULT_ADWIN_DELTA",
     "DEFAULT_COOLDOWN",
     "DEFAULT_DETECTOR",
+    "DEFAULT_EVERY",
+    "DEFAULT_KS_ALPHA",
     "DEFAULT_LOG_SIZE",
+    "DEFAULT_PSI_THRESHOLD",
     "DEFAULT_QUIET_PERIOD",
+    "DEFAULT_RULE",
+    "DEFAULT_WINDOW",
     "DETECTORS",
+    "RULES",
     "ConceptDriftMonitor",
+    "DataDriftMonitor",
+    "DataDriftRule",
+    "DistributionDriftMonitor",
     "DriftConfigurationError",
     "DriftEvent",
     "DriftKind",
     "DriftLog",
+    "DriftReport",
+    "FeatureDrift",
     "detector_params",
+    "ks_two_sample",
+    "population_stability_index",
     "resolve_detector",
 ]
