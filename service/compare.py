@@ -96,7 +96,7 @@ def run_strategy(
     config: StrategyConfig,
 ) -> StrategyResult:
     """Test-then-train ``events`` through one strategy, rebuilding inline."""
-    settings = config.model_copy(update={"strategy": strategy, "background": False})
+    settings = config.model_copy(update={"strategy": strategy, "rebuild_background": False})
     manager = ModelManager.from_config(settings, model=model, seed=seed, clock=_EventClock())
     run = PrequentialRun(manager, rolling_window=window, detector=RisingErrorDetector())
     rolling: list[float] = []
@@ -298,7 +298,9 @@ def main(
 ) -> None:
     """Replay one stream through every strategy; write a table (CSV, Markdown) and a plot."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    config = StrategyConfig.model_validate({"history": history, "rebuild_every": rebuild_every})
+    config = StrategyConfig.model_validate(
+        {"history_policy": history, "rebuild_every": rebuild_every}
+    )
     name, events, change_points, description = _load(scenario, dataset, n, position, width, seed)
     results = compare(events, change_points, model=model, seed=seed, window=window, config=config)
     out.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ measures forgetting, and the CPU time each kind of work costs.
 
 Examples
 --------
->>> config = StrategyConfig(strategy="triggered", background=False)
+>>> config = StrategyConfig(strategy="triggered", rebuild_background=False)
 >>> manager = ModelManager.from_config(config, model="logreg", seed=42)
 >>> manager.version, manager.strategy.learns_online, [v.trigger for v in manager.versions()]
 (1, False, ['initial'])

@@ -7,7 +7,7 @@ does not use are ignored by it (``rebuild_every`` means nothing to ``triggered``
 
 Examples
 --------
->>> config = StrategyConfig(strategy="hybrid", rebuild_every=5_000, background=False)
+>>> config = StrategyConfig(strategy="hybrid", rebuild_every=5_000, rebuild_background=False)
 >>> manager = ModelManager.from_config(config, model="logreg", seed=7)
 >>> manager.strategy.every_events, manager.strategy.on_drift, manager.strategy.collect
 (5000, True, 300)
@@ -83,7 +83,7 @@ class StrategyConfig(BaseModel):
         "online",
         description="Retraining strategy: online, static, periodic, triggered or hybrid.",
     )
-    history: HistoryName = Field(
+    history_policy: HistoryName = Field(
         "window",
         description="Training history of a rebuild: all (up to the cap), window or decay.",
     )
@@ -95,7 +95,7 @@ class StrategyConfig(BaseModel):
         ge=1,
         description="Most events any history keeps (history=all and decay).",
     )
-    half_life: int = Field(
+    history_half_life: int = Field(
         DEFAULT_HALF_LIFE,
         ge=1,
         description="Half-life in events of the decayed weights (history=decay).",
@@ -113,19 +113,19 @@ class StrategyConfig(BaseModel):
     rebuild_on_drift: bool = Field(
         True, description="Rebuild on a concept drift alarm (triggered, hybrid)."
     )
-    metric_threshold: float | None = Field(
+    rebuild_metric_threshold: float | None = Field(
         None,
         description=(
             "Rebuild when the rolling accuracy falls below (MAE rises above) this value "
             "(triggered, hybrid); empty: never."
         ),
     )
-    collect_events: int = Field(
+    rebuild_collect_events: int = Field(
         DEFAULT_COLLECT,
         ge=0,
         description="Events gathered after a drift or metric trigger; the rebuild learns them.",
     )
-    cooldown_events: int = Field(
+    rebuild_cooldown_events: int = Field(
         DEFAULT_COOLDOWN,
         ge=0,
         description="Events after a decision during which drift and metric triggers are ignored.",
@@ -133,7 +133,7 @@ class StrategyConfig(BaseModel):
     triggered_learns_online: bool = Field(
         False, description="Whether the triggered strategy's champion also learns every event."
     )
-    warm_start: bool = Field(
+    rebuild_warm_start: bool = Field(
         False, description="Rebuild from a copy of the champion instead of a fresh model."
     )
     initial_events: int = Field(
@@ -146,13 +146,13 @@ class StrategyConfig(BaseModel):
         ge=1,
         description="Events a challenger is shadowed on before the gate decides (and probation).",
     )
-    significance: float = Field(
+    promotion_significance: float = Field(
         DEFAULT_SIGNIFICANCE,
         gt=0,
         lt=1,
         description="p-value below which the gate may promote (McNemar, Wilcoxon).",
     )
-    margin: float = Field(
+    promotion_margin: float = Field(
         DEFAULT_MARGIN,
         ge=0,
         description="Lead a challenger needs: accuracy points, or a fraction of the MAE.",
@@ -167,15 +167,15 @@ class StrategyConfig(BaseModel):
         ge=1,
         description="Model versions kept for rollback, the serving one included.",
     )
-    memory_size: int = Field(
+    memory_set_size: int = Field(
         DEFAULT_MEMORY_SIZE,
         ge=0,
         description="Events in the memory set the serving model is scored on (0: off).",
     )
-    memory_every: int = Field(
+    memory_set_every: int = Field(
         DEFAULT_MEMORY_EVERY, ge=1, description="Events between two memory-set scores."
     )
-    background: bool = Field(
+    rebuild_background: bool = Field(
         True, description="Rebuild in a background thread (false: inline, deterministic)."
     )
 
@@ -191,18 +191,18 @@ def make_strategy(config: StrategyConfig) -> Strategy:
     if config.strategy == "triggered":
         return TriggeredStrategy(
             on_drift=config.rebuild_on_drift,
-            metric_threshold=config.metric_threshold,
-            collect=config.collect_events,
-            cooldown=config.cooldown_events,
+            metric_threshold=config.rebuild_metric_threshold,
+            collect=config.rebuild_collect_events,
+            cooldown=config.rebuild_cooldown_events,
             learn_online=config.triggered_learns_online,
         )
     return HybridStrategy(
         every_events=config.rebuild_every,
         every_seconds=config.rebuild_every_s,
         on_drift=config.rebuild_on_drift,
-        metric_threshold=config.metric_threshold,
-        collect=config.collect_events,
-        cooldown=config.cooldown_events,
+        metric_threshold=config.rebuild_metric_threshold,
+        collect=config.rebuild_collect_events,
+        cooldown=config.rebuild_cooldown_events,
     )
 
 
@@ -218,21 +218,21 @@ def manager_from_config(
         partial(build_model, model, seed),
         make_strategy(config),
         make_history(
-            config.history,
+            config.history_policy,
             size=config.history_size,
             cap=config.history_cap,
-            half_life=config.half_life,
+            half_life=config.history_half_life,
         ),
         shadow_events=config.shadow_events,
-        significance=config.significance,
-        margin=config.margin,
+        significance=config.promotion_significance,
+        margin=config.promotion_margin,
         rollback_margin=config.rollback_margin,
         keep_versions=config.keep_versions,
-        memory_size=config.memory_size,
-        memory_every=config.memory_every,
+        memory_size=config.memory_set_size,
+        memory_every=config.memory_set_every,
         initial_events=config.initial_events,
-        warm_start=config.warm_start,
-        background=config.background,
+        warm_start=config.rebuild_warm_start,
+        background=config.rebuild_background,
         seed=seed,
         clock=clock,
     )

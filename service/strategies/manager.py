@@ -60,7 +60,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from service.events import FeatureValue, Label
 from service.models import ModelSpec, Task
@@ -79,6 +79,9 @@ from service.strategies.promotion import PromotionDecision, judge, worse_by
 from service.strategies.rebuild import RebuildJob
 from service.strategies.scoring import champion_error, prediction_error, score
 from service.strategies.versions import ModelVersion, VersionStore
+
+if TYPE_CHECKING:
+    from service.strategies.config import StrategyConfig
 
 __all__ = [
     "CPU_SAMPLE_EVERY",
@@ -316,7 +319,7 @@ class ModelManager:
     @classmethod
     def from_config(
         cls,
-        config: Any,
+        config: StrategyConfig,
         *,
         model: str = "logreg",
         seed: int = 42,

@@ -15,7 +15,7 @@ Examples
 --------
 >>> from producer.scenarios import make_scenario
 >>> from service.strategies.config import StrategyConfig
->>> manager = ModelManager.from_config(StrategyConfig(strategy="online", background=False))
+>>> manager = ModelManager.from_config(StrategyConfig(strategy="online", rebuild_background=False))
 >>> run = PrequentialRun(manager, rolling_window=100)
 >>> for offset, (x, y) in enumerate(make_scenario("stationary", n=1_000, seed=3)):
 ...     _ = run.learn(x, y, offset)

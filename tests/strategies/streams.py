@@ -26,12 +26,12 @@ SMALL = StrategyConfig(
     initial_events=100,
     rebuild_every=200,
     history_size=300,
-    collect_events=50,
-    cooldown_events=100,
+    rebuild_collect_events=50,
+    rebuild_cooldown_events=100,
     shadow_events=50,
-    memory_size=50,
-    memory_every=100,
-    background=False,
+    memory_set_size=50,
+    memory_set_every=100,
+    rebuild_background=False,
 )
 
 

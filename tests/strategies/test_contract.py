@@ -45,7 +45,7 @@ def check_pickle_learned(strategy: StrategyName) -> None:
 
 
 def check_pickle_pending_rebuild(strategy: StrategyName) -> None:
-    manager = small_manager(strategy, background=True)
+    manager = small_manager(strategy, rebuild_background=True)
     replay_all(manager, STREAM[:500])
     manager.close()
     manager.request_rebuild()

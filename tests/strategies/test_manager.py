@@ -63,7 +63,7 @@ def test_a_drift_alarm_during_a_busy_spell_is_acted_on_afterwards() -> None:
 
 
 def test_the_metric_trigger_fires_below_the_threshold_after_the_cooldown() -> None:
-    manager = small_manager("triggered", rebuild_on_drift=False, metric_threshold=0.8)
+    manager = small_manager("triggered", rebuild_on_drift=False, rebuild_metric_threshold=0.8)
     events = list(make_scenario("stationary", n=400, seed=4))
     for offset, (x, y) in enumerate(events):
         rolling = 0.9 if offset < 250 else 0.7
@@ -77,7 +77,7 @@ def test_the_memory_set_measures_forgetting() -> None:
     # Recurring A, B, A, B: what the online model knows of everything seen drops after each
     # change while its prequential accuracy recovers.
     events = list(make_scenario("recurring", n=4_000, position=1_000, seed=5))
-    manager = small_manager("online", memory_size=300, memory_every=200)
+    manager = small_manager("online", memory_set_size=300, memory_set_every=200)
     run = PrequentialRun(manager, rolling_window=200)
     scores = {}
     for offset, (x, y) in enumerate(events):
@@ -135,7 +135,9 @@ def test_config_builds_every_strategy_and_refuses_nonsense() -> None:
         ModelManager.from_config(StrategyConfig(strategy="periodic", rebuild_every=None))
     with pytest.raises(StrategyConfigurationError, match="needs on_drift"):
         ModelManager.from_config(
-            StrategyConfig(strategy="triggered", rebuild_on_drift=False, metric_threshold=None)
+            StrategyConfig(
+                strategy="triggered", rebuild_on_drift=False, rebuild_metric_threshold=None
+            )
         )
     with pytest.raises(ValueError, match="extra"):
         StrategyConfig(rebuild_evry=3)  # type: ignore[call-arg]

@@ -16,7 +16,7 @@ from service.strategies.online import OnlineStrategy
 
 def online_manager(model: str) -> ModelManager:
     return ModelManager.from_config(
-        StrategyConfig(strategy="online", background=False), model=model, seed=42
+        StrategyConfig(strategy="online", rebuild_background=False), model=model, seed=42
     )
 
 
