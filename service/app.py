@@ -21,6 +21,7 @@ from service.api.admin import router as admin_router
 from service.api.deps import Runtime
 from service.config import Settings
 from service.consumer import IngestWorker
+from service.drift.watch import DriftConfig, DriftWatch
 from service.learner import Learner
 from service.metrics import ConsumerState, LearnerCollector, ServiceMetrics
 from service.models import build_model
@@ -45,6 +46,8 @@ def create_app(settings: Settings | None = None, *, consume: bool = True) -> Fas
         the HTTP tests use.
     """
     settings = settings or Settings()
+    if settings.drift_detection:  # refuse a bad detector name or parameter before starting
+        DriftWatch(drift_config(settings), build_model(settings.model, settings.seed).task)
     # The client's *_created series double the series count and nothing reads them. This is
     # process-wide and idempotent: one service runs per process.
     disable_created_metrics()
@@ -57,7 +60,9 @@ def create_app(settings: Settings | None = None, *, consume: bool = True) -> Fas
             learner = restore_or_build_learner(settings, checkpoints)
             metrics = ServiceMetrics(registry)
             consumer_state = ConsumerState()
-            registry.register(LearnerCollector(learner, consumer_state))
+            registry.register(
+                LearnerCollector(learner, consumer_state, settings.drift_exported_features)
+            )
             worker = None
             if consume:
                 worker = IngestWorker(
@@ -95,6 +100,23 @@ def create_app(settings: Settings | None = None, *, consume: bool = True) -> Fas
     return app
 
 
+def drift_config(settings: Settings) -> DriftConfig:
+    """The drift watch's configuration from the ``DRIFTLINE_*DRIFT*`` settings."""
+    return DriftConfig(
+        detector=settings.drift_detector,
+        params=dict(settings.drift_detector_params),
+        cooldown=settings.drift_cooldown,
+        quiet_period=settings.drift_quiet_period,
+        window=settings.data_drift_window,
+        every=settings.data_drift_every,
+        psi_threshold=settings.psi_threshold,
+        ks_alpha=settings.ks_alpha,
+        rule=settings.data_drift_rule,
+        features=None if settings.drift_features is None else tuple(settings.drift_features),
+        max_features=settings.drift_max_features,
+    )
+
+
 def open_checkpoints(settings: Settings) -> CheckpointStore | None:
     """The checkpoint folder of these settings, or ``None`` when checkpoints are off."""
     if settings.state_dir is None or settings.checkpoint_key is None:
@@ -111,7 +133,9 @@ def restore_or_build_learner(settings: Settings, checkpoints: CheckpointStore | 
     """
     checkpoint = checkpoints.load_latest() if checkpoints is not None else None
     if checkpoint is None:
-        return Learner(build_model(settings.model, settings.seed), settings.rolling_window)
+        spec = build_model(settings.model, settings.seed)
+        drift = DriftWatch(drift_config(settings), spec.task) if settings.drift_detection else None
+        return Learner(spec, settings.rolling_window, drift)
     learner = checkpoint.state
     if not isinstance(learner, Learner):
         raise CheckpointError(f"{checkpoint.path}: does not hold a Driftline learner")

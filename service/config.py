@@ -20,6 +20,16 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.drift.concept import DEFAULT_COOLDOWN, DEFAULT_DETECTOR, DEFAULT_QUIET_PERIOD
+from service.drift.data import (
+    DEFAULT_EVERY,
+    DEFAULT_KS_ALPHA,
+    DEFAULT_PSI_THRESHOLD,
+    DEFAULT_RULE,
+    DEFAULT_WINDOW,
+)
+from service.drift.watch import DEFAULT_TRACKED_FEATURES
+
 __all__ = ["Settings"]
 
 
@@ -90,6 +100,60 @@ class Settings(BaseSettings):
     seed: int = Field(42, description="Seed for models that draw random numbers.")
     rolling_window: int = Field(
         1000, ge=1, description="Events in the rolling-window prequential metrics."
+    )
+
+    # --- Drift -------------------------------------------------------------------------
+    drift_detection: bool = Field(
+        True, description="Watch concept, data, prediction and label drift."
+    )
+    drift_detector: str = Field(
+        DEFAULT_DETECTOR,
+        description=(
+            "Concept-drift detector on the prequential error: adwin, page_hinkley, kswin, or "
+            "(classifiers) ddm, eddm, hddm_a, hddm_w, fhddm."
+        ),
+    )
+    drift_detector_params: dict[str, float | int | str | bool] = Field(
+        default_factory=dict,
+        description='The detector\'s parameters as JSON, e.g. {"delta": 0.001}.',
+    )
+    drift_cooldown: int = Field(
+        DEFAULT_COOLDOWN, ge=0, description="Events after an alarm in which no other is raised."
+    )
+    drift_quiet_period: int = Field(
+        DEFAULT_QUIET_PERIOD,
+        ge=0,
+        description="Events without a detection after which a concept drift is no longer active.",
+    )
+    data_drift_window: int = Field(
+        DEFAULT_WINDOW, ge=10, description="Events in the reference and in the recent window."
+    )
+    data_drift_every: int = Field(
+        DEFAULT_EVERY, ge=1, description="Events between two data-drift evaluations."
+    )
+    data_drift_rule: Literal["psi_and_ks", "psi", "ks", "psi_or_ks"] = Field(
+        DEFAULT_RULE, description="When a feature counts as drifting (see Drift in README)."
+    )
+    psi_threshold: float = Field(
+        DEFAULT_PSI_THRESHOLD, gt=0, description="PSI above which a distribution has shifted."
+    )
+    ks_alpha: float = Field(
+        DEFAULT_KS_ALPHA,
+        gt=0,
+        lt=1,
+        description="Family-wise significance of one evaluation's K-S tests (Bonferroni).",
+    )
+    drift_features: list[str] | None = Field(
+        None,
+        description="Features to watch for data drift, as a JSON list; unset: the first ones seen.",
+    )
+    drift_max_features: int = Field(
+        DEFAULT_TRACKED_FEATURES, ge=1, description="Most features watched when none are listed."
+    )
+    drift_exported_features: int = Field(
+        10,
+        ge=0,
+        description="Features with the highest PSI exported per metric (bounds label cardinality).",
     )
 
     # --- State ---------------------------------------------------------------------------

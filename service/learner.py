@@ -34,11 +34,14 @@ from typing import Any
 
 from river import metrics, utils
 
+from service.drift.data import FeatureDrift
+from service.drift.log import DriftKind
+from service.drift.watch import DriftWatch
 from service.errors import DriftlineError
 from service.events import Event, FeatureValue, Label
 from service.models import ModelSpec, Task
 
-__all__ = ["LabelError", "Learner", "MetricValues", "Prediction", "metric_names"]
+__all__ = ["DriftValues", "LabelError", "Learner", "MetricValues", "Prediction", "metric_names"]
 
 
 class LabelError(DriftlineError):
@@ -76,11 +79,28 @@ class MetricValues:
     learned_at: float | None = field(default=None)
 
 
+@dataclass(frozen=True, slots=True)
+class DriftValues:
+    """A consistent reading of the drift watch, taken under the learner's lock."""
+
+    alarms: dict[tuple[str, DriftKind], int]
+    warnings: dict[str, int]
+    active: dict[str, bool]
+    last_alarm_times: dict[DriftKind, float]
+    concept_state: dict[str, float]
+    features: list[FeatureDrift]
+    distribution_psi: dict[str, float]
+    events: list[dict[str, Any]]
+
+
 class Learner:
     """Owns one River model and its prequential metrics; learns labelled events in order."""
 
-    def __init__(self, spec: ModelSpec, rolling_window: int) -> None:
+    def __init__(
+        self, spec: ModelSpec, rolling_window: int, drift: DriftWatch | None = None
+    ) -> None:
         self.spec = spec
+        self.drift = drift
         self.task: Task = spec.task
         # River types estimators loosely (a pipeline is both); the task decides the calls.
         self.model: Any = spec.estimator
@@ -137,11 +157,13 @@ class Learner:
         with self.lock:
             if label is None:
                 self.events_unlabelled += 1
-                error = None
+                predicted = error = None
             else:
-                error = self._step(event.features, label)
+                predicted, error = self._step(event.features, label)
                 self.events_learned += 1
                 self.learned_at = event.ts
+            if self.drift is not None:
+                self.drift.observe(event.features, label, predicted, error, offset)
             self.positions[partition] = offset + 1
         if self._reader_waiting:
             # threading.Lock is not fair: hand the lock to a waiting request before the next
@@ -155,9 +177,9 @@ class Learner:
         with self.lock:
             self.positions[partition] = offset + 1
 
-    def _learn_classifier(self, x: dict[str, FeatureValue], y: Label) -> float | None:
+    def _learn_classifier(self, x: dict[str, FeatureValue], y: Label) -> tuple[Any, float | None]:
         proba = self.model.predict_proba_one(x)
-        error = None
+        predicted = error = None
         if proba:
             predicted = max(proba, key=proba.get)
             self.cumulative.update(y, proba)
@@ -165,9 +187,9 @@ class Learner:
             self._rolling_score.update(y, proba)
             error = 0.0 if predicted == y else 1.0
         self.model.learn_one(x, y)
-        return error
+        return predicted, error
 
-    def _learn_regressor(self, x: dict[str, FeatureValue], y: Label) -> float | None:
+    def _learn_regressor(self, x: dict[str, FeatureValue], y: Label) -> tuple[Any, float | None]:
         predicted = self.model.predict_one(x)
         error = None
         if predicted is not None:
@@ -176,7 +198,7 @@ class Learner:
             self._rolling_score.update(y, predicted)
             error = abs(float(y) - float(predicted))
         self.model.learn_one(x, y)
-        return error
+        return predicted, error
 
     # --- reading (any thread) -----------------------------------------------------------------
 
@@ -214,6 +236,23 @@ class Learner:
                 },
                 rolling_count=len(self._rolling_label.window),
                 learned_at=self.learned_at,
+            )
+
+    def drift_values(self, top_features: int) -> DriftValues | None:
+        """A consistent reading of the drift watch, or ``None`` when drift detection is off."""
+        if self.drift is None:
+            return None
+        drift = self.drift
+        with self.lock:
+            return DriftValues(
+                alarms=drift.alarm_counts(),
+                warnings=drift.warning_counts(),
+                active=drift.active_kinds(),
+                last_alarm_times=drift.last_alarm_times(),
+                concept_state=drift.concept_state(),
+                features=drift.feature_drift(top_features),
+                distribution_psi=drift.distribution_psi(),
+                events=drift.log.to_list(),
             )
 
     def describe(self) -> dict[str, Any]:

@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 import kafka
 import river
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 import service
@@ -139,10 +144,12 @@ class LearnerCollector(Collector):
         self,
         learner: Learner,
         consumer_state: ConsumerState,
+        exported_features: int = 10,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._learner = learner
         self._consumer = consumer_state
+        self._exported_features = exported_features
         self._clock = clock
 
     def collect(self) -> Iterator[Metric]:
@@ -226,6 +233,7 @@ class LearnerCollector(Collector):
                 "Wall-clock time the last labelled event was learned.",
                 consumer.last_learned_wall_time,
             )
+        yield from self._drift()
         build = InfoMetricFamily("driftline_build", "Versions of Driftline and its engines.")
         build.add_metric(
             [],
@@ -236,6 +244,89 @@ class LearnerCollector(Collector):
             },
         )
         yield build
+
+    def _drift(self) -> Iterator[Metric]:
+        drift = self._learner.drift_values(self._exported_features)
+        if drift is None:
+            return
+        alarms = CounterMetricFamily(
+            "driftline_drift_alarms",
+            "Drift alarms, by detector and kind (concept, data, prediction, label).",
+            labels=["detector", "kind"],
+        )
+        for (detector, kind), count in sorted(drift.alarms.items()):
+            alarms.add_metric([detector, kind], count)
+        yield alarms
+        warnings = CounterMetricFamily(
+            "driftline_drift_warnings",
+            "Drift warnings (detectors that have them), by detector.",
+            labels=["detector"],
+        )
+        for detector, count in sorted(drift.warnings.items()):
+            warnings.add_metric([detector], count)
+        yield warnings
+        active = GaugeMetricFamily(
+            "driftline_drift_active", "1 while a drift of this kind is under way.", labels=["kind"]
+        )
+        for name, on in drift.active.items():
+            active.add_metric([name], 1.0 if on else 0.0)
+        yield active
+        last = GaugeMetricFamily(
+            "driftline_last_drift_alarm_timestamp_seconds",
+            "Wall-clock time of the last alarm of each kind.",
+            labels=["kind"],
+        )
+        for kind, when in sorted(drift.last_alarm_times.items()):
+            last.add_metric([kind], when)
+        yield last
+        state = drift.concept_state
+        if "width" in state:
+            yield _gauge(
+                "driftline_concept_detector_width_events",
+                "Events in ADWIN's window: it shrinks when ADWIN cuts it at a change.",
+                state["width"],
+            )
+        mean = next((state[k] for k in _MEAN_ERROR_KEYS if k in state), None)
+        if mean is not None:
+            yield _gauge(
+                "driftline_concept_detector_mean_error",
+                "Mean prequential error the concept-drift detector currently sees.",
+                mean,
+            )
+        families = {
+            "psi": GaugeMetricFamily(
+                "driftline_feature_psi",
+                "PSI of a feature's recent window against its reference (top features only).",
+                labels=["feature"],
+            ),
+            "ks_statistic": GaugeMetricFamily(
+                "driftline_feature_ks_statistic",
+                "Two-sample K-S statistic of a numeric feature (top features only).",
+                labels=["feature"],
+            ),
+            "ks_pvalue": GaugeMetricFamily(
+                "driftline_feature_ks_pvalue",
+                "K-S p-value of a numeric feature, before the Bonferroni correction.",
+                labels=["feature"],
+            ),
+        }
+        for feature in drift.features:
+            families["psi"].add_metric([feature.feature], feature.psi)
+            if feature.ks_statistic is not None:
+                families["ks_statistic"].add_metric([feature.feature], feature.ks_statistic)
+            if feature.ks_pvalue is not None:
+                families["ks_pvalue"].add_metric([feature.feature], feature.ks_pvalue)
+        yield from families.values()
+        for name, psi in sorted(drift.distribution_psi.items()):
+            yield _gauge(
+                f"driftline_{name}_psi",
+                f"PSI of the {name}s' recent window against their reference.",
+                psi,
+            )
+
+
+# Where each detector keeps the error level it tracks (ADWIN, DDM/HDDM/FHDDM, KSWIN, PH).
+_MEAN_ERROR_KEYS = ("estimation", "error_rate", "window_mean", "mean")
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

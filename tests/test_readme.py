@@ -22,7 +22,7 @@ def test_every_setting_is_documented_with_its_default() -> None:
     fields = Settings.model_fields
     assert set(documented) == {name.upper() for name in fields}
     for name, field in fields.items():
-        default = field.default
+        default = field.default if field.default_factory is None else field.default_factory()
         shown = str(default).lower() if isinstance(default, bool) else str(default)
         assert documented[name.upper()] == shown, name
 

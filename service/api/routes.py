@@ -9,8 +9,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.api.deps import LearnerDep, MetricsDep, RuntimeDep, SettingsDep
 from service.api.schemas import (
+    AlarmCountPublic,
     BatchPredictionPublic,
     BatchPredictRequest,
+    DriftEventPublic,
+    DriftPublic,
+    FeatureDriftPublic,
     InstancePrediction,
     ModelPublic,
     PredictionPublic,
@@ -124,6 +128,27 @@ def describe_model(learner: LearnerDep) -> ModelPublic:
             window=learner.rolling_window,
             window_filled=values.rolling_count,
         ),
+    )
+
+
+@router.get("/drift", response_model=DriftPublic)
+def describe_drift(learner: LearnerDep, settings: SettingsDep) -> DriftPublic:
+    """Drift now: active kinds, alarm counts, per-feature PSI/K-S, and recent drift events."""
+    drift = learner.drift_values(settings.drift_max_features)
+    if drift is None:
+        return DriftPublic(
+            enabled=False, active={}, alarms=[], concept_detector={}, features=[], events=[]
+        )
+    return DriftPublic(
+        enabled=True,
+        active=drift.active,
+        alarms=[
+            AlarmCountPublic(detector=detector, kind=kind, alarms=count)
+            for (detector, kind), count in sorted(drift.alarms.items())
+        ],
+        concept_detector=drift.concept_state,
+        features=[FeatureDriftPublic(**f.to_dict()) for f in drift.features],
+        events=[DriftEventPublic(**event) for event in drift.events],
     )
 
 

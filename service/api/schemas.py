@@ -11,8 +11,12 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 __all__ = [
+    "AlarmCountPublic",
     "BatchPredictRequest",
     "BatchPredictionPublic",
+    "DriftEventPublic",
+    "DriftPublic",
+    "FeatureDriftPublic",
     "FeatureValueIn",
     "InstancePrediction",
     "ModelPublic",
@@ -92,6 +96,45 @@ class ModelPublic(BaseModel):
         description="Per partition, the next offset to learn: every earlier one is handled."
     )
     metrics: PrequentialMetrics
+
+
+class DriftEventPublic(BaseModel):
+    """One drift alarm or warning, as the detector raised it."""
+
+    detector: str
+    kind: str
+    feature: str | None = None
+    statistic: float | None = None
+    baseline: float | None = None
+    offset: int
+    warning: bool = False
+
+
+class FeatureDriftPublic(BaseModel):
+    """One feature's comparison with its reference at the last evaluation."""
+
+    feature: str
+    psi: float
+    ks_statistic: float | None
+    ks_pvalue: float | None
+    drifting: bool
+
+
+class AlarmCountPublic(BaseModel):
+    detector: str
+    kind: str
+    alarms: int
+
+
+class DriftPublic(BaseModel):
+    """What ``GET /drift`` says: what is drifting now, counts, and the recent events."""
+
+    enabled: bool
+    active: dict[str, bool]
+    alarms: list[AlarmCountPublic]
+    concept_detector: dict[str, float]
+    features: list[FeatureDriftPublic]
+    events: list[DriftEventPublic] = Field(description="Recent drift events, oldest first.")
 
 
 class ReadinessPublic(BaseModel):
