@@ -52,6 +52,7 @@ from service.drift.data import (
 from service.drift.distributions import ks_two_sample, population_stability_index
 from service.drift.errors import DriftConfigurationError
 from service.drift.log import DEFAULT_LOG_SIZE, DriftEvent, DriftKind, DriftLog
+from service.drift.watch import DRIFT_KINDS, DriftConfig, DriftWatch
 
 __all__ = [
     "DEFAULT_ADWIN_DELTA",
@@ -65,16 +66,19 @@ __all__ = [
     "DEFAULT_RULE",
     "DEFAULT_WINDOW",
     "DETECTORS",
+    "DRIFT_KINDS",
     "RULES",
     "ConceptDriftMonitor",
     "DataDriftMonitor",
     "DataDriftRule",
     "DistributionDriftMonitor",
+    "DriftConfig",
     "DriftConfigurationError",
     "DriftEvent",
     "DriftKind",
     "DriftLog",
     "DriftReport",
+    "DriftWatch",
     "FeatureDrift",
     "detector_params",
     "ks_two_sample",
