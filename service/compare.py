@@ -55,6 +55,9 @@ DEFAULT_OUT = Path("docs/strategies")
 # The rolling window of the comparison: shorter than the service's 1,000 so that the dip at a
 # change and the recovery after it are sharp in the plot.
 DEFAULT_WINDOW = 500
+# The memory set is scored every this many events (the service's default is sparser, to keep the
+# hot path cheap): ten scores over a 10,000-event stream.
+MEMORY_EVERY = 1_000
 # The plot: wide enough for 10,000 events, small enough to commit (about 100 kB).
 _FIGSIZE = (11.0, 5.0)
 _DPI = 90
@@ -299,10 +302,18 @@ def main(
     """Replay one stream through every strategy; write a table (CSV, Markdown) and a plot."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     config = StrategyConfig.model_validate(
-        {"history_policy": history, "rebuild_every": rebuild_every}
+        {
+            "history_policy": history,
+            "rebuild_every": rebuild_every,
+            "memory_set_every": MEMORY_EVERY,
+        }
     )
     name, events, change_points, description = _load(scenario, dataset, n, position, width, seed)
     results = compare(events, change_points, model=model, seed=seed, window=window, config=config)
+    source = f"--dataset {dataset}" if dataset else f"--scenario {scenario}"
+    command = f"{source} --n {n} --model {model} --seed {seed} --window {window}"
+    if position is not None:
+        command += f" --position {position}"
     out.mkdir(parents=True, exist_ok=True)
     write_csv(out / f"{name}.csv", results, change_points)
     table = markdown_table(results, change_points)
@@ -310,7 +321,9 @@ def main(
     (out / f"{name}.md").write_text(
         f"### {name}: {description}\n\n"
         f"{len(events):,} events{where}; model `{model}`, seed {seed}, rolling window "
-        f"{window}, history `{history}`.\n\n{table}\n![{name}]({name}.png)\n",
+        f"{window}, history `{history}`, memory set scored every {MEMORY_EVERY:,} events. "
+        f"Regenerate with `python -m service.compare {command}`.\n\n"
+        f"{table}\n![{name}]({name}.png)\n",
         encoding="utf-8",
     )
     plot(

@@ -101,6 +101,11 @@ class Strategy(ABC):
         """Whether the champion learns every labelled event (after the initial phase)."""
 
     @property
+    def rebuilds(self) -> bool:
+        """Whether :meth:`check` can ever name a trigger (``False`` skips it on every event)."""
+        return True
+
+    @property
     def collect_events(self) -> int:
         """Events gathered after a drift or metric trigger before the rebuild starts.
 

@@ -1,10 +1,11 @@
 """Forgetting, measured: the serving model's score on a uniform sample of everything seen.
 
 The prequential metric says how well the model does on *new* events; it cannot say what the
-model has forgotten. :class:`MemorySet` keeps a reservoir sample (Vitter's algorithm R, seeded)
-of the labelled events seen so far, and every ``every`` events scores the serving model on it:
-accuracy for a classifier, MAE for a regressor. After a recurring change, a model that learned
-the new concept and forgot the old one scores about half the sample wrong.
+model has forgotten. :class:`MemorySet` keeps a uniform reservoir sample of the labelled events
+seen so far (Li's algorithm L, seeded: it draws random numbers only at the events it keeps, so
+an event that is not kept costs one comparison), and every ``every`` events scores the serving
+model on it: accuracy for a classifier, MAE for a regressor. After a recurring change, a model
+that learned the new concept and forgot the old one scores about half the sample wrong.
 
 The scoring of one pass is spread over the events that follow, a few predictions per event, so
 that it never holds the learner's lock (and ``/predict``) for a whole pass; the score is that of
@@ -56,9 +57,18 @@ class MemorySet:
         self._per_event = max(1, math.ceil(size / every))
         self._pass: list[Labelled] = []
         self._pass_errors: list[float] = []
+        # Algorithm L's state: the running weight, and the count at which the next event is kept.
+        self._weight = 1.0
+        self._next = 0
         self.score = math.nan
         """The last complete pass's accuracy (or MAE); NaN until the first pass ends."""
         self.passes = 0
+
+    def _skip(self) -> None:
+        """Draw the next event to keep (Li 1994, algorithm L); ``1 - random()`` is never 0."""
+        self._weight *= math.exp(math.log(1.0 - self._rng.random()) / self.size)
+        gap = math.log(1.0 - self._rng.random()) / math.log1p(-self._weight)
+        self._next = self._seen + math.floor(gap) + 1
 
     def __len__(self) -> int:
         return len(self._sample)
@@ -70,10 +80,12 @@ class MemorySet:
         self._seen += 1
         if len(self._sample) < self.size:
             self._sample.append(event)
-        else:
-            slot = self._rng.randrange(self._seen)
-            if slot < self.size:
-                self._sample[slot] = event
+            if len(self._sample) == self.size:
+                self._weight = 1.0
+                self._skip()
+        elif self._seen == self._next:
+            self._sample[self._rng.randrange(self.size)] = event
+            self._skip()
         self._since_pass += 1
         if not self._pass and self._since_pass >= self.every:
             self._pass = list(self._sample)

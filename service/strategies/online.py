@@ -31,6 +31,10 @@ class OnlineStrategy(Strategy):
     def learns_online(self) -> bool:
         return True
 
+    @property
+    def rebuilds(self) -> bool:
+        return False
+
     def check(self, status: StrategyStatus) -> Trigger | None:
         return None
 
@@ -44,6 +48,10 @@ class StaticStrategy(Strategy):
 
     @property
     def learns_online(self) -> bool:
+        return False
+
+    @property
+    def rebuilds(self) -> bool:
         return False
 
     def check(self, status: StrategyStatus) -> Trigger | None:
