@@ -31,8 +31,10 @@ from kafka.admin import NewTopic
 from prometheus_client import CollectorRegistry
 from river import datasets, metrics, utils
 
+from service.app import drift_config
 from service.config import Settings
 from service.consumer import IngestWorker
+from service.drift.watch import DriftWatch
 from service.learner import Learner
 from service.metrics import ConsumerState, ServiceMetrics
 from service.models import build_model
@@ -83,7 +85,9 @@ def river_loop(model_name: str, events: list[dict[str, Any]], window: int) -> fl
     return len(decoded) / (time.perf_counter() - started)
 
 
-def service_ingest(model_name: str, bootstrap_servers: str, topic: str, count: int) -> float:
+def service_ingest(
+    model_name: str, bootstrap_servers: str, topic: str, count: int, *, drift: bool = True
+) -> float:
     """The service's worker from the first record to the last; returns events/s."""
     settings = Settings(
         bootstrap_servers=bootstrap_servers,
@@ -91,8 +95,11 @@ def service_ingest(model_name: str, bootstrap_servers: str, topic: str, count: i
         dead_letter_topic=f"{topic}.dlq",
         group_id=f"bench-{uuid.uuid4().hex[:6]}",
         model=model_name,
+        drift_detection=drift,
     )
-    learner = Learner(build_model(model_name), settings.rolling_window)
+    spec = build_model(model_name)
+    watch = DriftWatch(drift_config(settings), spec.task) if drift else None
+    learner = Learner(spec, settings.rolling_window, watch)
     worker = IngestWorker(
         settings,
         learner,
@@ -135,25 +142,33 @@ def main(
             bootstrap_servers = broker.bootstrap_servers
         try:
             topic = fill_topic(bootstrap_servers, stream)
-            ratios, loops, ingests = [], [], []
-            for _ in range(repetitions):
+            ratios, loops, ingests, plain, drift_ratios = [], [], [], [], []
+            for _ in range(repetitions):  # A B C, A B C, ...: same noise for every config
                 loop_rate = river_loop(model, stream, Settings().rolling_window)
                 ingest_rate = service_ingest(model, bootstrap_servers, topic, events)
+                plain_rate = service_ingest(model, bootstrap_servers, topic, events, drift=False)
                 loops.append(loop_rate)
                 ingests.append(ingest_rate)
+                plain.append(plain_rate)
                 ratios.append(ingest_rate / loop_rate)
+                drift_ratios.append(ingest_rate / plain_rate)
         finally:
             if broker is not None:
                 broker.stop()
     overhead_us = [1e6 / s - 1e6 / r for s, r in zip(ingests, loops, strict=True)]
+    drift_us = [1e6 / s - 1e6 / p for s, p in zip(ingests, plain, strict=True)]
     print(f"ingest benchmark: model={model} events={events} repetitions={repetitions}")
-    print(f"  River loop (B1)       median {statistics.median(loops):>10,.0f} events/s")
-    print(f"  through Kafka         median {statistics.median(ingests):>10,.0f} events/s")
-    print(
-        f"  ratio Kafka/River     median {statistics.median(ratios):.3f}"
-        f"  (min {min(ratios):.3f}, max {max(ratios):.3f})"
-    )
-    print(f"  overhead per event    median {statistics.median(overhead_us):.1f} µs")
+    print(f"  River loop (B1)            median {statistics.median(loops):>10,.0f} events/s")
+    print(f"  through Kafka, drift on    median {statistics.median(ingests):>10,.0f} events/s")
+    print(f"  through Kafka, drift off   median {statistics.median(plain):>10,.0f} events/s")
+    print(f"  ratio Kafka/River          {_spread(ratios)}")
+    print(f"  overhead per event         median {statistics.median(overhead_us):.1f} µs")
+    print(f"  ratio drift on/off         {_spread(drift_ratios)}")
+    print(f"  drift cost per event       median {statistics.median(drift_us):.1f} µs")
+
+
+def _spread(values: list[float]) -> str:
+    return f"median {statistics.median(values):.3f}  (min {min(values):.3f}, max {max(values):.3f})"
 
 
 if __name__ == "__main__":

@@ -117,11 +117,15 @@ class Learner:
         self._rolling_score: Any
         if self.task == "classification":
             self.cumulative = metrics.Accuracy() + metrics.LogLoss()
+            # River's Metrics.update gives accuracy the arg-max label and log loss the
+            # probabilities; updating the two directly does the same, minus its dispatch cost.
+            self._label_metric, self._score_metric = self.cumulative
             self._rolling_label = utils.Rolling(metrics.Accuracy, window_size=rolling_window)
             self._rolling_score = utils.Rolling(metrics.LogLoss, window_size=rolling_window)
             self._step = self._learn_classifier
         else:
             self.cumulative = metrics.MAE() + metrics.RMSE()
+            self._label_metric, self._score_metric = self.cumulative
             self._rolling_label = utils.Rolling(metrics.MAE, window_size=rolling_window)
             self._rolling_score = utils.Rolling(metrics.RMSE, window_size=rolling_window)
             self._step = self._learn_regressor
@@ -182,7 +186,8 @@ class Learner:
         predicted = error = None
         if proba:
             predicted = max(proba, key=proba.get)
-            self.cumulative.update(y, proba)
+            self._label_metric.update(y, predicted)
+            self._score_metric.update(y, proba)
             self._rolling_label.update(y, predicted)
             self._rolling_score.update(y, proba)
             error = 0.0 if predicted == y else 1.0
@@ -193,7 +198,8 @@ class Learner:
         predicted = self.model.predict_one(x)
         error = None
         if predicted is not None:
-            self.cumulative.update(y, predicted)
+            self._label_metric.update(y, predicted)
+            self._score_metric.update(y, predicted)
             self._rolling_label.update(y, predicted)
             self._rolling_score.update(y, predicted)
             error = abs(float(y) - float(predicted))
