@@ -298,6 +298,9 @@ def main(
     rebuild_every: Annotated[
         int, typer.Option(help="Periodic rebuild interval (periodic, hybrid), in events.")
     ] = StrategyConfig.model_fields["rebuild_every"].default,
+    initial_events: Annotated[
+        int, typer.Option(help="Events every strategy's first model learns online.")
+    ] = StrategyConfig.model_fields["initial_events"].default,
 ) -> None:
     """Replay one stream through every strategy; write a table (CSV, Markdown) and a plot."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -305,6 +308,7 @@ def main(
         {
             "history_policy": history,
             "rebuild_every": rebuild_every,
+            "initial_events": initial_events,
             "memory_set_every": MEMORY_EVERY,
         }
     )
@@ -312,8 +316,14 @@ def main(
     results = compare(events, change_points, model=model, seed=seed, window=window, config=config)
     source = f"--dataset {dataset}" if dataset else f"--scenario {scenario}"
     command = f"{source} --n {n} --model {model} --seed {seed} --window {window}"
-    if position is not None:
-        command += f" --position {position}"
+    for option, value, default in (
+        ("position", position, None),
+        ("history", history, "window"),
+        ("rebuild-every", rebuild_every, StrategyConfig.model_fields["rebuild_every"].default),
+        ("initial-events", initial_events, StrategyConfig.model_fields["initial_events"].default),
+    ):
+        if value != default:
+            command += f" --{option} {value}"
     out.mkdir(parents=True, exist_ok=True)
     write_csv(out / f"{name}.csv", results, change_points)
     table = markdown_table(results, change_points)
