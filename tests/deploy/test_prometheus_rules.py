@@ -108,9 +108,7 @@ def test_alert_fires_and_stays_silent_in_its_unit_tests(rule: dict[str, Any]) ->
 def test_alert_threshold_is_documented(rule: dict[str, Any]) -> None:
     """README's alert table names each alert with the threshold in its expression."""
     rows = [
-        line
-        for line in README.read_text().splitlines()
-        if line.startswith(f"| `{rule['alert']}`")
+        line for line in README.read_text().splitlines() if line.startswith(f"| `{rule['alert']}`")
     ]
     assert len(rows) == 1, f"{rule['alert']} is not in the alerts table"
     for _, threshold in comparison_thresholds(rule["expr"]):
