@@ -166,3 +166,21 @@ def test_every_registered_model_round_trips_through_the_allow_list(name: str) ->
             assert restored.predict_one(x) == model.predict_one(x)
         model.learn_one(x, y)
         restored.learn_one(x, y)
+
+
+def test_a_learner_with_evaluated_drift_monitors_round_trips() -> None:
+    import random
+
+    from service.drift.watch import DriftConfig, DriftWatch
+    from service.events import Event
+    from service.learner import Learner
+
+    spec = build_model("hoeffding")
+    learner = Learner(spec, rolling_window=100, drift=DriftWatch(DriftConfig(), spec.task))
+    rng = random.Random(0)
+    for offset in range(4_000):
+        x = {"x": rng.gauss(0, 1), "colour": rng.choice("rgb")}
+        learner.learn(Event(x, label=x["x"] > 0), partition=0, offset=offset)
+    restored = restricted_loads(pickle_state(learner))
+    assert restored.values() == learner.values()
+    assert restored.drift_values(5) == learner.drift_values(5)
