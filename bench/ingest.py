@@ -99,7 +99,7 @@ def service_ingest(
     )
     spec = build_model(model_name)
     watch = DriftWatch(drift_config(settings), spec.task) if drift else None
-    learner = Learner(spec, settings.rolling_window, watch)
+    learner = Learner.for_model(model_name, rolling_window=settings.rolling_window, drift=watch)
     worker = IngestWorker(
         settings,
         learner,

@@ -26,6 +26,7 @@ from service.learner import Learner
 from service.metrics import ConsumerState, LearnerCollector, ServiceMetrics
 from service.models import build_model
 from service.state.checkpoint import CheckpointError, CheckpointStore
+from service.strategies.manager import ModelManager
 
 __all__ = ["create_app"]
 
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, *, consume: bool = True) -> Fas
             registry = CollectorRegistry()
             checkpoints = open_checkpoints(settings)
             learner = restore_or_build_learner(settings, checkpoints)
+            stack.callback(learner.close)  # after the worker's final checkpoint (LIFO)
             metrics = ServiceMetrics(registry)
             consumer_state = ConsumerState()
             registry.register(
@@ -133,9 +135,13 @@ def restore_or_build_learner(settings: Settings, checkpoints: CheckpointStore | 
     """
     checkpoint = checkpoints.load_latest() if checkpoints is not None else None
     if checkpoint is None:
-        spec = build_model(settings.model, settings.seed)
-        drift = DriftWatch(drift_config(settings), spec.task) if settings.drift_detection else None
-        return Learner(spec, settings.rolling_window, drift)
+        manager = ModelManager.from_config(
+            settings.strategy_config(), model=settings.model, seed=settings.seed
+        )
+        drift = (
+            DriftWatch(drift_config(settings), manager.task) if settings.drift_detection else None
+        )
+        return Learner(manager, settings.rolling_window, drift)
     learner = checkpoint.state
     if not isinstance(learner, Learner):
         raise CheckpointError(f"{checkpoint.path}: does not hold a Driftline learner")

@@ -29,17 +29,26 @@ from service.drift.data import (
     DEFAULT_WINDOW,
 )
 from service.drift.watch import DEFAULT_TRACKED_FEATURES
+from service.strategies.config import StrategyConfig
 
 __all__ = ["Settings"]
 
 
-class Settings(BaseSettings):
-    """Configuration of one Driftline service process."""
+class Settings(BaseSettings, StrategyConfig):
+    """Configuration of one Driftline service process.
+
+    The retraining strategy's fields (``DRIFTLINE_STRATEGY``, ``DRIFTLINE_REBUILD_EVERY``, ...)
+    are :class:`~service.strategies.config.StrategyConfig`'s, inherited so they are declared
+    once; :meth:`strategy_config` hands them to the model manager.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix="DRIFTLINE_",
         frozen=True,
         extra="forbid",
+        # An empty variable means "not set" (the default); the word none means None.
+        env_ignore_empty=True,
+        env_parse_none_str="none",
     )
 
     # --- Kafka -------------------------------------------------------------------------
@@ -210,6 +219,10 @@ class Settings(BaseSettings):
             "Never logged or exported."
         ),
     )
+
+    def strategy_config(self) -> StrategyConfig:
+        """The retraining strategy's part of these settings."""
+        return StrategyConfig(**{name: getattr(self, name) for name in StrategyConfig.model_fields})
 
     @model_validator(mode="after")
     def _secrets_are_real(self) -> Self:

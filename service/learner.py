@@ -5,8 +5,10 @@ one labelled event, so the service's metrics equal River's own evaluation of the
 the same events. For a classifier that is ``predict_proba_one``; the cumulative metric is
 ``Accuracy() + LogLoss()`` (River gives accuracy the arg-max of the probabilities, which is
 what ``Classifier.predict_one`` returns); no metric is updated while the model has no
-prediction yet (``None`` or ``{}``); then ``learn_one``. Regressors use ``predict_one`` with
-``MAE() + RMSE()``.
+prediction yet (``None`` or ``{}``); then the retraining strategy's
+:class:`~service.strategies.manager.ModelManager` takes the event: with the default ``online``
+strategy that is ``learn_one``, other strategies rebuild, shadow and promote models from it.
+Regressors use ``predict_one`` with ``MAE() + RMSE()``.
 
 The consumer thread is the only writer. HTTP requests read the same model under
 :attr:`Learner.lock`, which the writer holds for one event at a time, so a request waits behind
@@ -15,8 +17,7 @@ at most one ``learn_one`` and never sees a half-applied update.
 Examples
 --------
 >>> from service.events import Event
->>> from service.models import build_model
->>> learner = Learner(build_model("logreg"), rolling_window=100)
+>>> learner = Learner.for_model("logreg", rolling_window=100)
 >>> for i in range(20):
 ...     _ = learner.learn(Event({"x": float(i % 2)}, label=bool(i % 2)), partition=0, offset=i)
 >>> learner.events_learned, learner.positions
@@ -39,7 +40,11 @@ from service.drift.log import DriftKind
 from service.drift.watch import DriftWatch
 from service.errors import DriftlineError
 from service.events import Event, FeatureValue, Label
-from service.models import ModelSpec, Task
+from service.models import Task
+from service.strategies.config import StrategyConfig
+from service.strategies.manager import ManagerStats, ModelManager
+from service.strategies.promotion import PromotionDecision
+from service.strategies.versions import ModelVersion
 
 __all__ = ["DriftValues", "LabelError", "Learner", "MetricValues", "Prediction", "metric_names"]
 
@@ -97,17 +102,15 @@ class Learner:
     """Owns one River model and its prequential metrics; learns labelled events in order."""
 
     def __init__(
-        self, spec: ModelSpec, rolling_window: int, drift: DriftWatch | None = None
+        self, manager: ModelManager, rolling_window: int, drift: DriftWatch | None = None
     ) -> None:
-        self.spec = spec
+        self.manager = manager
+        self.spec = manager.spec
         self.drift = drift
-        self.task: Task = spec.task
-        # River types estimators loosely (a pipeline is both); the task decides the calls.
-        self.model: Any = spec.estimator
+        self.task: Task = manager.task
         self.lock = threading.Lock()
         self.events_learned = 0
         self.events_unlabelled = 0
-        self.model_version = 1
         self.positions: dict[int, int] = {}
         self.learned_at: float | None = None
         self.rolling_window = rolling_window
@@ -122,13 +125,41 @@ class Learner:
             self._label_metric, self._score_metric = self.cumulative
             self._rolling_label = utils.Rolling(metrics.Accuracy, window_size=rolling_window)
             self._rolling_score = utils.Rolling(metrics.LogLoss, window_size=rolling_window)
-            self._step = self._learn_classifier
+            self._step = self._test_classifier
         else:
             self.cumulative = metrics.MAE() + metrics.RMSE()
             self._label_metric, self._score_metric = self.cumulative
             self._rolling_label = utils.Rolling(metrics.MAE, window_size=rolling_window)
             self._rolling_score = utils.Rolling(metrics.RMSE, window_size=rolling_window)
-            self._step = self._learn_regressor
+            self._step = self._test_regressor
+
+    @classmethod
+    def for_model(
+        cls,
+        model: str,
+        *,
+        rolling_window: int = 1000,
+        seed: int = 42,
+        drift: DriftWatch | None = None,
+        strategy: StrategyConfig | None = None,
+    ) -> Learner:
+        """A learner for a registry model, kept fresh by ``strategy`` (online by default)."""
+        config = strategy or StrategyConfig()
+        manager = ModelManager.from_config(config, model=model, seed=seed)
+        return cls(manager, rolling_window, drift)
+
+    @property
+    def model(self) -> Any:
+        """The serving (champion) River model. River types estimators loosely, hence Any."""
+        return self.manager.model
+
+    @property
+    def model_version(self) -> int:
+        return self.manager.version
+
+    def close(self) -> None:
+        """Stop a background rebuild, if one runs (it is started again after a restore)."""
+        self.manager.close()
 
     # --- checkpoints ----------------------------------------------------------------------------
 
@@ -143,7 +174,7 @@ class Learner:
         self.__dict__.update(state)
         self.lock = threading.Lock()
         self._step = (
-            self._learn_classifier if self.task == "classification" else self._learn_regressor
+            self._test_classifier if self.task == "classification" else self._test_regressor
         )
 
     # --- writing (the consumer thread only) ---------------------------------------------------
@@ -166,8 +197,13 @@ class Learner:
                 predicted, error = self._step(event.features, label)
                 self.events_learned += 1
                 self.learned_at = event.ts
+            drift_alarm = False
             if self.drift is not None:
+                alarms_before = self.drift.concept.alarms
                 self.drift.observe(event.features, label, predicted, error, offset)
+                drift_alarm = self.drift.concept.alarms > alarms_before
+            if label is not None:
+                self._after_prediction(event.features, label, predicted, error, offset, drift_alarm)
             self.positions[partition] = offset + 1
         if self._reader_waiting:
             # threading.Lock is not fair: hand the lock to a waiting request before the next
@@ -181,7 +217,26 @@ class Learner:
         with self.lock:
             self.positions[partition] = offset + 1
 
-    def _learn_classifier(self, x: dict[str, FeatureValue], y: Label) -> tuple[Any, float | None]:
+    def _after_prediction(
+        self,
+        x: dict[str, FeatureValue],
+        y: Label,
+        predicted: Any,
+        error: float | None,
+        offset: int,
+        drift_alarm: bool,
+    ) -> None:
+        """Let the strategy learn the event (and rebuild, promote, roll back)."""
+        manager = self.manager
+        version = manager.version
+        manager.after_prediction(
+            x, y, predicted, error, offset, self._rolling_label.get(), drift_alarm
+        )
+        if manager.version != version and self.drift is not None:
+            # A new model serves: its world is the new reference for data drift.
+            self.drift.reset_references()
+
+    def _test_classifier(self, x: dict[str, FeatureValue], y: Label) -> tuple[Any, float | None]:
         proba = self.model.predict_proba_one(x)
         predicted = error = None
         if proba:
@@ -191,10 +246,9 @@ class Learner:
             self._rolling_label.update(y, predicted)
             self._rolling_score.update(y, proba)
             error = 0.0 if predicted == y else 1.0
-        self.model.learn_one(x, y)
         return predicted, error
 
-    def _learn_regressor(self, x: dict[str, FeatureValue], y: Label) -> tuple[Any, float | None]:
+    def _test_regressor(self, x: dict[str, FeatureValue], y: Label) -> tuple[Any, float | None]:
         predicted = self.model.predict_one(x)
         error = None
         if predicted is not None:
@@ -203,7 +257,6 @@ class Learner:
             self._rolling_label.update(y, predicted)
             self._rolling_score.update(y, predicted)
             error = abs(float(y) - float(predicted))
-        self.model.learn_one(x, y)
         return predicted, error
 
     # --- reading (any thread) -----------------------------------------------------------------
@@ -243,6 +296,29 @@ class Learner:
                 rolling_count=len(self._rolling_label.window),
                 learned_at=self.learned_at,
             )
+
+    def strategy_stats(self) -> ManagerStats:
+        """The retraining strategy's counters and scores, read under the lock."""
+        with self.lock:
+            return self.manager.stats()
+
+    def versions(self) -> tuple[list[ModelVersion], list[PromotionDecision]]:
+        """The kept model versions (serving one last) and the recent promotion decisions."""
+        with self.lock:
+            return self.manager.versions(), self.manager.decisions()
+
+    def rollback(self, version_id: int) -> ModelVersion:
+        """Serve a kept version again (as a new version); drift references start afresh."""
+        with self.lock:
+            version = self.manager.rollback(version_id)
+            if self.drift is not None:
+                self.drift.reset_references()
+            return version
+
+    def request_rebuild(self) -> None:
+        """Ask the strategy for a rebuild (gated like any other) as soon as it is free."""
+        with self.lock:
+            self.manager.request_rebuild()
 
     def drift_values(self, top_features: int) -> DriftValues | None:
         """A consistent reading of the drift watch, or ``None`` when drift detection is off."""

@@ -29,6 +29,7 @@ from prometheus_client.registry import Collector
 import service
 from service.events import RejectReason
 from service.learner import Learner
+from service.strategies.manager import ManagerStats
 
 __all__ = ["ConsumerState", "LearnerCollector", "ServiceMetrics"]
 
@@ -158,10 +159,11 @@ class LearnerCollector(Collector):
         yield _gauge(
             "driftline_model_version", "Version of the model serving.", values.model_version
         )
+        strategy = learner.strategy_stats()
         yield _gauge(
             "driftline_model_events_learned",
-            "Labelled events the serving model has learned.",
-            values.events_learned,
+            "Labelled events the serving model has learned (its rebuild history included).",
+            strategy["model_events_learned"],
         )
         info = InfoMetricFamily("driftline_model", "The serving model.")
         info.add_metric([], {"name": learner.spec.name, "task": learner.task})
@@ -233,6 +235,7 @@ class LearnerCollector(Collector):
                 "Wall-clock time the last labelled event was learned.",
                 consumer.last_learned_wall_time,
             )
+        yield from self._strategy(strategy)
         yield from self._drift()
         build = InfoMetricFamily("driftline_build", "Versions of Driftline and its engines.")
         build.add_metric(
@@ -244,6 +247,64 @@ class LearnerCollector(Collector):
             },
         )
         yield build
+
+    def _strategy(self, stats: ManagerStats) -> Iterator[Metric]:
+        name = stats["strategy"]
+        info = InfoMetricFamily("driftline_strategy", "The retraining strategy and its history.")
+        info.add_metric([], {"strategy": name, "history": stats["history"]})
+        yield info
+        retrains = CounterMetricFamily(
+            "driftline_retrains",
+            "Rebuilds by strategy, trigger and outcome (rolled back ones were promoted first).",
+            labels=["strategy", "trigger", "outcome"],
+        )
+        for (trigger, outcome), count in sorted(stats["retrains"].items()):
+            retrains.add_metric([name, trigger, outcome], count)
+        yield retrains
+        cpu = CounterMetricFamily(
+            "driftline_strategy_cpu_seconds",
+            "CPU seconds spent by the strategy, by kind of work.",
+            labels=["strategy", "work"],
+        )
+        for work, seconds in sorted(stats["cpu_seconds"].items()):
+            cpu.add_metric([name, work], seconds)
+        yield cpu
+        yield _gauge(
+            "driftline_rebuild_running",
+            "1 while a rebuild trains in the background.",
+            1.0 if stats["rebuild_running"] else 0.0,
+        )
+        shadow = GaugeMetricFamily(
+            "driftline_shadow_score",
+            "Accuracy (MAE for regressors) of the challenger and of the champion on the "
+            "challenger's shadow events so far.",
+            labels=["role"],
+        )
+        probation = GaugeMetricFamily(
+            "driftline_probation_score",
+            "Accuracy (MAE) of a newly promoted model and of the one it replaced, on the "
+            "probation events so far.",
+            labels=["role"],
+        )
+        for family, pairs in (
+            (
+                shadow,
+                (("challenger", "challenger_shadow_score"), ("champion", "champion_shadow_score")),
+            ),
+            (probation, (("promoted", "probation_score"), ("previous", "previous_champion_score"))),
+        ):
+            for role, key in pairs:
+                value = stats[key]  # type: ignore[literal-required]
+                if value == value:  # NaN: no challenger or probation now
+                    family.add_metric([role], value)
+            yield family
+        if stats["memory_events"]:
+            yield _gauge(
+                "driftline_memory_set_score",
+                "Accuracy (MAE for regressors) of the serving model on a reservoir sample of "
+                "past events: falls when the model forgets.",
+                stats["memory_score"],
+            )
 
     def _drift(self) -> Iterator[Metric]:
         drift = self._learner.drift_values(self._exported_features)

@@ -14,7 +14,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from service.api.deps import RuntimeDep
+from service.api.routes import model_versions
+from service.api.schemas import ModelVersionsPublic
 from service.errors import DriftlineError
+from service.strategies.errors import StrategyError, UnknownVersionError
 
 __all__ = ["AdminDep", "router"]
 
@@ -66,3 +69,27 @@ def write_checkpoint(runtime: RuntimeDep) -> CheckpointPublic:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
     positions = runtime.learner.values().positions
     return CheckpointPublic(file=path.name, offsets={str(p): o for p, o in positions.items()})
+
+
+@router.post(
+    "/rollback/{version_id}",
+    response_model=ModelVersionsPublic,
+    dependencies=[AdminDep],
+    responses={404: {"description": "No such kept version"}, 409: {"description": "Serving"}},
+)
+def rollback(version_id: int, runtime: RuntimeDep) -> ModelVersionsPublic:
+    """Serve a kept version again; it becomes a new version whose parent is the one restored."""
+    try:
+        runtime.learner.rollback(version_id)
+    except UnknownVersionError as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
+    except StrategyError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
+    return model_versions(runtime.learner)
+
+
+@router.post("/rebuild", status_code=status.HTTP_202_ACCEPTED, dependencies=[AdminDep])
+def request_rebuild(runtime: RuntimeDep) -> dict[str, str]:
+    """Ask for a rebuild now; like any other it must beat the champion in shadow to serve."""
+    runtime.learner.request_rebuild()
+    return {"status": "rebuild requested"}

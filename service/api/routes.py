@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import time
+from dataclasses import asdict
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response, status
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -17,9 +20,12 @@ from service.api.schemas import (
     FeatureDriftPublic,
     InstancePrediction,
     ModelPublic,
+    ModelVersionPublic,
+    ModelVersionsPublic,
     PredictionPublic,
     PredictRequest,
     PrequentialMetrics,
+    PromotionDecisionPublic,
     ReadinessPublic,
 )
 from service.events import check_features
@@ -129,6 +135,28 @@ def describe_model(learner: LearnerDep) -> ModelPublic:
             window_filled=values.rolling_count,
         ),
     )
+
+
+@router.get("/model/versions", response_model=ModelVersionsPublic)
+def model_versions(learner: LearnerDep) -> ModelVersionsPublic:
+    """Model versions with their lineage, and the champion/challenger decisions."""
+    versions, decisions = learner.versions()
+    current = versions[-1].id
+    return ModelVersionsPublic(
+        strategy=learner.manager.strategy.name,
+        current_version=current,
+        versions=[
+            ModelVersionPublic(**_finite(asdict(v)), serving=v.id == current) for v in versions
+        ],
+        decisions=[PromotionDecisionPublic(**_finite(asdict(d))) for d in decisions],
+    )
+
+
+def _finite(record: dict[str, Any]) -> dict[str, Any]:
+    """NaN and infinities are not JSON: report them as null."""
+    return {
+        k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in record.items()
+    }
 
 
 @router.get("/drift", response_model=DriftPublic)

@@ -20,9 +20,12 @@ __all__ = [
     "FeatureValueIn",
     "InstancePrediction",
     "ModelPublic",
+    "ModelVersionPublic",
+    "ModelVersionsPublic",
     "PredictRequest",
     "PredictionPublic",
     "PrequentialMetrics",
+    "PromotionDecisionPublic",
     "ReadinessPublic",
 ]
 
@@ -135,6 +138,50 @@ class DriftPublic(BaseModel):
     concept_detector: dict[str, float]
     features: list[FeatureDriftPublic]
     events: list[DriftEventPublic] = Field(description="Recent drift events, oldest first.")
+
+
+class ModelVersionPublic(BaseModel):
+    """One model that served, with its lineage."""
+
+    id: int
+    parent_id: int | None
+    created_at: float
+    strategy: str
+    trigger: str
+    first_offset: int | None = Field(description="First offset of the history it was built from.")
+    last_offset: int | None = Field(description="Last offset of the history it was built from.")
+    validation_score: float | None = Field(description="Its score in the shadow run.")
+    champion_score: float | None = Field(description="The replaced champion's score then.")
+    events_learned: int
+    learned_to_offset: int | None
+    serving: bool
+
+
+class PromotionDecisionPublic(BaseModel):
+    """A challenger judged against the champion on the same shadow events."""
+
+    challenger_id: int
+    champion_id: int
+    trigger: str
+    shadow_events: int
+    champion_score: float | None
+    challenger_score: float | None
+    statistic: float | None
+    p_value: float | None
+    test: str
+    outcome: str
+    offset: int | None
+    decided_at: float
+    detail: str
+
+
+class ModelVersionsPublic(BaseModel):
+    """``GET /model/versions``: the kept versions (serving one last) and recent decisions."""
+
+    strategy: str
+    current_version: int
+    versions: list[ModelVersionPublic]
+    decisions: list[PromotionDecisionPublic]
 
 
 class ReadinessPublic(BaseModel):

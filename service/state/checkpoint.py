@@ -247,6 +247,8 @@ _ALLOWED_GLOBALS = {("builtins", name) for name in _SAFE_BUILTINS.split()} | {
     ("datetime", "timezone"),
     ("functools", "partial"),
     ("random", "Random"),
+    ("time", "time"),  # the strategy manager's clock
+    ("service.models", "build_model"),  # the strategy manager's model factory
     ("numpy", "dtype"),
     ("numpy", "ndarray"),
     ("numpy.core.multiarray", "_reconstruct"),

@@ -103,12 +103,12 @@ class StrategyConfig(BaseModel):
     rebuild_every: int | None = Field(
         DEFAULT_REBUILD_EVERY,
         ge=1,
-        description="Periodic rebuild every N labelled events (periodic, hybrid); empty: never.",
+        description="Periodic rebuild every N labelled events (periodic, hybrid); none: never.",
     )
     rebuild_every_s: float | None = Field(
         None,
         gt=0,
-        description="Periodic rebuild every T seconds (periodic, hybrid); empty: never.",
+        description="Periodic rebuild every T seconds (periodic, hybrid); none: never.",
     )
     rebuild_on_drift: bool = Field(
         True, description="Rebuild on a concept drift alarm (triggered, hybrid)."
@@ -117,7 +117,7 @@ class StrategyConfig(BaseModel):
         None,
         description=(
             "Rebuild when the rolling accuracy falls below (MAE rises above) this value "
-            "(triggered, hybrid); empty: never."
+            "(triggered, hybrid); none: never."
         ),
     )
     rebuild_collect_events: int = Field(

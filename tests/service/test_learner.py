@@ -20,7 +20,7 @@ def learn_all(learner: Learner, stream) -> None:
 @pytest.mark.parametrize("name", ["logreg", "hoeffding", "gnb"])
 def test_classifier_metrics_equal_progressive_val_score(name: str) -> None:
     stream = list(itertools.islice(datasets.Phishing(), 600))
-    learner = Learner(build_model(name), rolling_window=100)
+    learner = Learner.for_model(name, rolling_window=100)
     learn_all(learner, stream)
 
     oracle = evaluate.progressive_val_score(
@@ -39,7 +39,7 @@ def test_accuracy_alone_matches_river_predict_one_for_every_registered_classifie
         spec = build_model(name)
         if spec.task != "classification":
             continue
-        learner = Learner(spec, rolling_window=50)
+        learner = Learner.for_model(name, rolling_window=50)
         learn_all(learner, stream)
         oracle = evaluate.progressive_val_score(
             stream, build_model(name).estimator, metrics.Accuracy()
@@ -51,7 +51,7 @@ def test_accuracy_alone_matches_river_predict_one_for_every_registered_classifie
 
 def test_regressor_metrics_equal_progressive_val_score() -> None:
     stream = list(datasets.TrumpApproval())
-    learner = Learner(build_model("linreg"), rolling_window=100)
+    learner = Learner.for_model("linreg", rolling_window=100)
     learn_all(learner, stream)
     mae, rmse = evaluate.progressive_val_score(
         stream, build_model("linreg").estimator, metrics.MAE() + metrics.RMSE()
@@ -62,7 +62,7 @@ def test_regressor_metrics_equal_progressive_val_score() -> None:
 
 
 def test_rolling_metric_covers_only_the_last_window() -> None:
-    learner = Learner(build_model("logreg"), rolling_window=10)
+    learner = Learner.for_model("logreg", rolling_window=10)
     stream = list(itertools.islice(datasets.Phishing(), 50))
     learn_all(learner, stream)
     values = learner.values()
@@ -71,17 +71,17 @@ def test_rolling_metric_covers_only_the_last_window() -> None:
 
 
 def test_unlabelled_events_move_the_position_but_teach_nothing() -> None:
-    learner = Learner(build_model("logreg"), rolling_window=10)
+    learner = Learner.for_model("logreg", rolling_window=10)
     learner.learn(Event({"x": 1.0}), partition=3, offset=41)
     assert learner.events_learned == 0
     assert learner.events_unlabelled == 1
     assert learner.positions == {3: 42}
-    untrained = Learner(build_model("logreg"), rolling_window=10)
+    untrained = Learner.for_model("logreg", rolling_window=10)
     assert learner.predict({"x": 1.0}) == untrained.predict({"x": 1.0})
 
 
 def test_a_text_label_for_a_regressor_is_refused_before_it_touches_the_model() -> None:
-    learner = Learner(build_model("linreg"), rolling_window=10)
+    learner = Learner.for_model("linreg", rolling_window=10)
     with pytest.raises(LabelError):
         learner.learn(Event({"x": 1.0}, label="high"), partition=0, offset=0)
     assert learner.events_learned == 0
@@ -89,7 +89,7 @@ def test_a_text_label_for_a_regressor_is_refused_before_it_touches_the_model() -
 
 
 def test_predict_never_learns() -> None:
-    learner = Learner(build_model("logreg"), rolling_window=10)
+    learner = Learner.for_model("logreg", rolling_window=10)
     learn_all(learner, itertools.islice(datasets.Phishing(), 100))
     x = next(iter(datasets.Phishing()))[0]
     first = learner.predict(x)

@@ -176,7 +176,9 @@ def test_a_learner_with_evaluated_drift_monitors_round_trips() -> None:
     from service.learner import Learner
 
     spec = build_model("hoeffding")
-    learner = Learner(spec, rolling_window=100, drift=DriftWatch(DriftConfig(), spec.task))
+    learner = Learner.for_model(
+        "hoeffding", rolling_window=100, drift=DriftWatch(DriftConfig(), spec.task)
+    )
     rng = random.Random(0)
     for offset in range(4_000):
         x = {"x": rng.gauss(0, 1), "colour": rng.choice("rgb")}
@@ -184,3 +186,29 @@ def test_a_learner_with_evaluated_drift_monitors_round_trips() -> None:
     restored = restricted_loads(pickle_state(learner))
     assert restored.values() == learner.values()
     assert restored.drift_values(5) == learner.drift_values(5)
+
+
+@pytest.mark.parametrize("strategy", ["online", "static", "periodic", "triggered", "hybrid"])
+@pytest.mark.parametrize("history", ["window", "decay", "all"])
+def test_a_learner_under_every_strategy_round_trips(strategy: str, history: str) -> None:
+    from service.events import Event
+    from service.learner import Learner
+    from service.strategies.config import StrategyConfig
+
+    config = StrategyConfig(
+        strategy=strategy,
+        history_policy=history,
+        rebuild_every=300,
+        initial_events=100,
+        rebuild_background=False,
+    )
+    learner = Learner.for_model("logreg", rolling_window=100, strategy=config)
+    examples = list(itertools.islice(datasets.Phishing(), 1_000))
+    for offset, (x, y) in enumerate(examples[:900]):
+        learner.learn(Event(x, label=y), partition=0, offset=offset)
+    restored = restricted_loads(pickle_state(learner))
+    for offset, (x, y) in enumerate(examples[900:], start=900):
+        learner.learn(Event(x, label=y), partition=0, offset=offset)
+        restored.learn(Event(x, label=y), partition=0, offset=offset)
+    assert restored.values() == learner.values()
+    assert restored.model_version == learner.model_version

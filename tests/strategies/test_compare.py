@@ -5,14 +5,12 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from service.compare import app
 
 
 def test_the_command_writes_csv_markdown_and_png(tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib", reason="matplotlib draws the plot (a dev dependency)")
     result = CliRunner().invoke(
         app,
         ["--scenario", "abrupt", "--n", "1500", "--position", "750", "--out", str(tmp_path),

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from kafka import KafkaConsumer
@@ -14,7 +17,13 @@ from river import evaluate, metrics
 from service.models import build_model
 from tests.fixtures.service import ServiceProcess
 
-__all__ = ["assert_equivalent_to_river", "produce", "read_back", "start_producing"]
+__all__ = [
+    "PredictLoad",
+    "assert_equivalent_to_river",
+    "produce",
+    "read_back",
+    "start_producing",
+]
 
 PROBES = 25
 
@@ -102,3 +111,32 @@ def assert_equivalent_to_river(
                 assert answer["probabilities"][key] == pytest.approx(probability, abs=1e-12)
         else:
             assert answer["prediction"] == pytest.approx(offline.predict_one(x), abs=1e-9)
+
+
+class PredictLoad:
+    """Calls /predict in a loop on its own thread and counts the answers by status."""
+
+    def __init__(self, url: str) -> None:
+        self.statuses: dict[int | str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(url,))
+
+    def _run(self, url: str) -> None:
+        with httpx.Client(base_url=url, timeout=5.0) as client:
+            while not self._stop.is_set():
+                try:
+                    status: int | str = client.post(
+                        "/predict", json={"features": {"x0": 0.1, "x1": -0.3, "x2": 1.2}}
+                    ).status_code
+                except httpx.HTTPError as error:
+                    status = type(error).__name__
+                self.statuses[status] = self.statuses.get(status, 0) + 1
+                time.sleep(0.01)
+
+    def __enter__(self) -> PredictLoad:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()

@@ -2,48 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.system.streams import assert_equivalent_to_river, produce, read_back
+from tests.system.streams import PredictLoad, assert_equivalent_to_river, produce, read_back
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 HALF = 5_000
 KEY = "broker-restart-key-0123456789abcdef"
-
-
-class PredictLoad:
-    """Calls /predict in a loop on its own thread and counts the answers by status."""
-
-    def __init__(self, url: str) -> None:
-        self.statuses: dict[int | str, int] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(url,))
-
-    def _run(self, url: str) -> None:
-        with httpx.Client(base_url=url, timeout=5.0) as client:
-            while not self._stop.is_set():
-                try:
-                    status: int | str = client.post(
-                        "/predict", json={"features": {"x0": 0.1, "x1": -0.3, "x2": 1.2}}
-                    ).status_code
-                except httpx.HTTPError as error:
-                    status = type(error).__name__
-                self.statuses[status] = self.statuses.get(status, 0) + 1
-                time.sleep(0.01)
-
-    def __enter__(self) -> PredictLoad:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def gauge(text: str, name: str) -> float:
