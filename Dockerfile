@@ -15,7 +15,8 @@ COPY producer ./producer
 RUN if [ -f constraints.txt ]; then set -- -c constraints.txt; fi \
     && pip install "$@" . \
     && useradd --system --uid 10001 --no-create-home --home-dir /nonexistent \
-        --shell /usr/sbin/nologin driftline
+        --shell /usr/sbin/nologin driftline \
+    && mkdir -p /var/lib/driftline && chown driftline /var/lib/driftline
 
 USER driftline
 

@@ -53,12 +53,16 @@ def services() -> dict[str, dict[str, Any]]:
     return found
 
 
+# What README tells users to export before `docker compose up` (besides Grafana's password).
+HOST_ENVIRONMENT = {"DRIFTLINE_CHECKPOINT_KEY": "a-key-the-user-chose-0123456789"}
+
+
 def environment(service: str) -> dict[str, str]:
-    """A service's environment as the container sees it with no variable set on the host."""
+    """A service's environment as the container sees it with only the required host variables."""
     env = services()[service].get("environment", {})
     if isinstance(env, list):
         env = dict(item.split("=", 1) for item in env)
-    return {key: interpolate(str(value)) for key, value in env.items()}
+    return {key: interpolate(str(value), HOST_ENVIRONMENT) for key, value in env.items()}
 
 
 def command(service: str) -> list[str]:
@@ -331,6 +335,16 @@ def test_grafana_anonymous_viewers_and_a_required_admin_password() -> None:
     assert re.fullmatch(r"\$\{GRAFANA_ADMIN_PASSWORD:\?.+\}", env["GF_SECURITY_ADMIN_PASSWORD"])
     with pytest.raises(KeyError, match="GRAFANA_ADMIN_PASSWORD"):
         interpolate(env["GF_SECURITY_ADMIN_PASSWORD"])
+
+
+def test_checkpoints_live_in_a_volume_and_need_a_key_from_the_host() -> None:
+    service = services()["service"]
+    env = service["environment"]
+    assert re.fullmatch(r"\$\{DRIFTLINE_CHECKPOINT_KEY:\?.+\}", env["DRIFTLINE_CHECKPOINT_KEY"])
+    with pytest.raises(KeyError, match="DRIFTLINE_CHECKPOINT_KEY"):
+        interpolate(env["DRIFTLINE_CHECKPOINT_KEY"])
+    volume = next(v for v in service["volumes"] if v.endswith(":" + env["DRIFTLINE_STATE_DIR"]))
+    assert volume.split(":")[0] in compose()["volumes"]
 
 
 def test_published_ports_listen_on_loopback_only() -> None:
