@@ -141,7 +141,8 @@ def restore_or_build_learner(settings: Settings, checkpoints: CheckpointStore | 
         drift = (
             DriftWatch(drift_config(settings), manager.task) if settings.drift_detection else None
         )
-        return Learner(manager, settings.rolling_window, drift)
+        classes = None if settings.classes is None else tuple(settings.classes)
+        return Learner(manager, settings.rolling_window, drift, classes)
     learner = checkpoint.state
     if not isinstance(learner, Learner):
         raise CheckpointError(f"{checkpoint.path}: does not hold a Driftline learner")

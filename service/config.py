@@ -107,6 +107,14 @@ class Settings(BaseSettings, StrategyConfig):
         ),
     )
     seed: int = Field(42, description="Seed for models that draw random numbers.")
+    classes: list[bool | int | str] | None = Field(
+        None,
+        description=(
+            "Class labels a classifier may learn, as a JSON list; other labels go to the "
+            "dead-letter topic (unknown_label). Unset: any label, but a binary model "
+            "(logreg) learns only true/false and 0/1."
+        ),
+    )
     rolling_window: int = Field(
         1000, ge=1, description="Events in the rolling-window prequential metrics."
     )

@@ -363,7 +363,7 @@ class IngestWorker:
                 try:
                     learner.learn(decoded, record.partition, record.offset)
                 except LabelError as error:
-                    self._reject(record, Rejection(RejectReason.WRONG_TYPE, str(error)))
+                    self._reject(record, Rejection(error.reason, str(error)))
                     continue
                 except Exception as error:  # a model that cannot take these features
                     log.warning("model refused offset %d: %r", record.offset, error)

@@ -58,6 +58,7 @@ class RejectReason(enum.StrEnum):
     TOO_MANY_FEATURES = "too_many_features"
     NON_FINITE = "non_finite"
     WRONG_TYPE = "wrong_type"
+    UNKNOWN_LABEL = "unknown_label"
     MODEL_ERROR = "model_error"
 
 

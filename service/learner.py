@@ -39,7 +39,7 @@ from service.drift.data import FeatureDrift
 from service.drift.log import DriftKind
 from service.drift.watch import DriftWatch
 from service.errors import DriftlineError
-from service.events import Event, FeatureValue, Label
+from service.events import Event, FeatureValue, Label, RejectReason
 from service.models import Task
 from service.strategies.config import StrategyConfig
 from service.strategies.manager import ManagerStats, ModelManager
@@ -49,8 +49,18 @@ from service.strategies.versions import ModelVersion
 __all__ = ["DriftValues", "LabelError", "Learner", "MetricValues", "Prediction", "metric_names"]
 
 
+def _known(label: Label, classes: tuple[Label, ...]) -> bool:
+    """Whether a label is one of the classes; ``1`` is not ``true`` (JSON keeps them apart)."""
+    is_bool = isinstance(label, bool)
+    return any(label == c and is_bool == isinstance(c, bool) for c in classes)
+
+
 class LabelError(DriftlineError):
     """An event's label cannot be learned by this model (e.g. a string for a regressor)."""
+
+    def __init__(self, message: str, reason: RejectReason = RejectReason.WRONG_TYPE) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 _CLASSIFICATION_METRICS = ("accuracy", "log_loss")
@@ -102,9 +112,20 @@ class Learner:
     """Owns one River model and its prequential metrics; learns labelled events in order."""
 
     def __init__(
-        self, manager: ModelManager, rolling_window: int, drift: DriftWatch | None = None
+        self,
+        manager: ModelManager,
+        rolling_window: int,
+        drift: DriftWatch | None = None,
+        classes: tuple[Label, ...] | None = None,
     ) -> None:
         self.manager = manager
+        # The labels a classifier may learn: a label outside them would silently teach the model
+        # a class nobody asked for (or, for a binary model, be read as True).
+        self.classes = classes
+        if classes is None and getattr(manager.model, "_multiclass", True) is False:
+            # River's binary models read any truthy label as the positive class: 0/1 and
+            # false/true are what they can learn faithfully.
+            self.classes = (True, False, 0, 1)
         self.spec = manager.spec
         self.drift = drift
         self.task: Task = manager.task
@@ -142,11 +163,12 @@ class Learner:
         seed: int = 42,
         drift: DriftWatch | None = None,
         strategy: StrategyConfig | None = None,
+        classes: tuple[Label, ...] | None = None,
     ) -> Learner:
         """A learner for a registry model, kept fresh by ``strategy`` (online by default)."""
         config = strategy or StrategyConfig()
         manager = ModelManager.from_config(config, model=model, seed=seed)
-        return cls(manager, rolling_window, drift)
+        return cls(manager, rolling_window, drift, classes)
 
     @property
     def model(self) -> Any:
@@ -189,6 +211,10 @@ class Learner:
         label = event.label
         if self.task == "regression" and (isinstance(label, bool | str)):
             raise LabelError(f"label {label!r} is not a number; a regression model needs one")
+        if label is not None and self.classes is not None and not _known(label, self.classes):
+            raise LabelError(
+                f"label {label!r} is not one of the model's classes", RejectReason.UNKNOWN_LABEL
+            )
         with self.lock:
             if label is None:
                 self.events_unlabelled += 1

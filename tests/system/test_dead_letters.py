@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
+
 import orjson
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
 from service.consumer import DEAD_LETTER_HEADERS
+from service.events import Rejection, decode_event
 
 pytestmark = pytest.mark.kafka
 
@@ -21,6 +24,16 @@ MALFORMED: list[tuple[bytes, str]] = [
     (b'{"features": {"x0": "1.0", "x1": [2]}, "label": true}', "wrong_type"),
     (b'{"features": {"x0": 1.0}, "label": {"class": 1}}', "wrong_type"),
     (b'{"features": {"x0": 1.0}, "id": 12}', "wrong_type"),
+    (b'{"features": {"x0": ' + b"[" * 5_000 + b"]" * 5_000 + b"}}", "not_json"),
+    (b"{" + b'"a' * 500_000 + b"}", "not_json"),  # a 1 MB message
+    (b'{"features": {"x0": 0.5, "x1": 1}, "label": "cat"}', "unknown_label"),
+    (b'{"features": {"x0": 0.5, "x1": 1}, "label": 2}', "unknown_label"),
+    (b'{"id": "no-features", "label": true}', "missing_features"),
+    (b"{}", "missing_features"),
+] + [
+    (raw, decoded.reason.value)
+    for raw in (random.Random(seed).randbytes(64) for seed in range(5))
+    if isinstance(decoded := decode_event(raw), Rejection)
 ]
 
 
@@ -35,12 +48,15 @@ def test_malformed_messages_are_dead_lettered_and_valid_ones_learned(
 ) -> None:
     topic = new_topic(partitions=1)
     dead_letter_topic = f"{topic}.dlq"
-    producer = KafkaProducer(bootstrap_servers=kafka_broker.bootstrap_servers)
+    producer = KafkaProducer(
+        bootstrap_servers=kafka_broker.bootstrap_servers, max_request_size=2_000_000
+    )
     sent: list[tuple[bytes, str | None]] = []
     for i in range(200):
         sent.append((valid_event(i), None))
-        if i % 20 == 0:
-            sent.append(MALFORMED[(i // 20) % len(MALFORMED)])
+        if i % 8 == 0 and i // 8 < len(MALFORMED):
+            sent.append(MALFORMED[i // 8])
+    assert sum(1 for _, reason in sent if reason) == len(MALFORMED)  # each one is sent
     for value, _ in sent:
         producer.send(topic, value)
     producer.flush()
