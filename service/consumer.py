@@ -1,10 +1,19 @@
 """The Kafka adapter: a worker thread that polls the event topic and feeds the learner.
 
 The worker is the learner's only writer. It reads every partition of the topic by explicit
-assignment (one global model must never be split by a consumer-group rebalance), learns each
-poll's records partition by partition in offset order, and sends every message the gate
-refuses to the dead-letter topic before moving past it. Offsets are committed to the consumer
-group only so that lag is visible to Kafka's tools; correctness does not depend on them.
+assignment (one global model must never be split by a consumer-group rebalance) and sends
+every message the gate refuses to the dead-letter topic before moving past it. Offsets are
+committed to the consumer group only so that lag is visible to Kafka's tools; correctness does
+not depend on them.
+
+With one partition, records are learned as polled, in offset order. With several, the order
+must not depend on how polls happen to batch them, or a model restored from a checkpoint would
+learn the rest in another interleaving than the run it replaces: polled records are buffered
+per partition and learned in the order of :class:`~service.ordering.PartitionMerge` (by record
+timestamp, then partition), which waits for a partition that still has records in the topic
+and is reproduced exactly from the checkpoint's per-partition positions. A partition holds at
+most :data:`_BUFFERED_POLLS` polls' worth of records waiting in the merge; what a poll brings
+beyond that is dropped and fetched again later, so memory stays bounded.
 
 The run loop has explicit stop conditions (a stop event, ``max_events``, ``idle_timeout``) so
 tests can say "consume exactly N, then return".
@@ -16,7 +25,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +39,7 @@ from service.errors import DriftlineError
 from service.events import Rejection, RejectReason, decode_event
 from service.learner import LabelError, Learner
 from service.metrics import ConsumerState, ServiceMetrics
+from service.ordering import PartitionMerge
 from service.state.checkpoint import CheckpointStore, pickle_state
 from service.topics import ensure_topics
 
@@ -50,6 +60,19 @@ _DEAD_LETTER_ACK_TIMEOUT_S = 10.0
 _RETRY_PAUSE_S = 1.0
 # How often the consumer's connection count is read (building its metrics costs ~0.1 ms).
 _CONNECTION_CHECK_S = 1.0
+# With several partitions, at most this many polls' worth of a partition's records wait in the
+# merge while another partition holds them back; the rest is dropped and fetched again later.
+# A fetch brings up to 1 MB per partition (~2,900 events of the demo's size) and a poll hands it
+# out 500 records at a time, so this keeps about two fetches (5,000 records, a few MB) and a
+# backlog rarely has to be fetched twice.
+#
+# Not consumer.pause(): kafka-python 3.0.12 parks the fetched records of a partition paused while
+# they are in line, and after resume() takes them back only if its in-line slot is None, which
+# it never is again once a fetch has been read (a drained record set stays there). Meanwhile it
+# does not fetch a partition with parked records, so a resumed partition starves for good.
+_BUFFERED_POLLS = 10
+# No max_events: more events than any stream will ever hold.
+_UNLIMITED = 2**62
 
 
 @dataclass
@@ -131,6 +154,9 @@ class IngestWorker:
         self._checkpoint_requests: queue.SimpleQueue[CheckpointRequest] = queue.SimpleQueue()
         self._since_checkpoint = 0
         self._next_checkpoint = time.monotonic() + settings.checkpoint_every_s
+        # Several partitions: polled records wait here to be learned in merge order.
+        self._merge: PartitionMerge[Any] | None = None
+        self._partitions: dict[int, TopicPartition] = {}
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -220,6 +246,9 @@ class IngestWorker:
         )
         assignment = [TopicPartition(settings.topic, p) for p in sorted(partitions)]
         self._consumer.assign(assignment)
+        self._partitions = {tp.partition: tp for tp in assignment}
+        if len(assignment) > 1:
+            self._merge = PartitionMerge(self._partitions)
         for tp in assignment:  # so the series exist at 0 before anything is lost
             self.metrics.records_lost.labels(str(tp.partition))
         self._seek_start(assignment)
@@ -288,12 +317,14 @@ class IngestWorker:
             if now >= self._next_connection_check:
                 self.state.connected = _has_connections(consumer)
                 self._next_connection_check = now + _CONNECTION_CHECK_S
-            if batch:
+            waiting = self._merge is not None and len(self._merge) > 0
+            handled = self._learn_polled(batch) if batch or waiting else 0
+            if batch or handled:
                 last_message = now
                 if self.first_record_at is None:
                     self.first_record_at = now
-                self._handle(batch)
-                self.last_record_at = time.monotonic()
+                if handled:
+                    self.last_record_at = time.monotonic()
                 self._update_lag()
                 if self._reached_max_events():
                     break
@@ -338,20 +369,61 @@ class IngestWorker:
                 )
             consumer.seek(tp, earliest[tp])
 
-    def _handle(self, batch: dict[TopicPartition, list[Any]]) -> None:
+    def _learn_polled(self, batch: dict[TopicPartition, list[Any]]) -> int:
+        """Handle what the poll returned, in the one order a checkpoint reproduces; count it."""
+        merge = self._merge
+        if merge is None:  # one partition: its records in offset order, as polled
+            return sum(self._handle(records) for records in batch.values())
+        for tp, records in batch.items():
+            merge.add(tp.partition, records)
+        handled = self._handle(merge.drain(self._caught_up))
+        self._bound_buffers(merge)
+        return handled
+
+    def _caught_up(self, partition: int) -> bool:
+        """Whether every record of ``partition`` in the topic has been polled (as far as known).
+
+        The high watermark is the one the last fetch response carried; unknown (no response
+        yet) counts as not caught up, so the merge waits rather than guess.
+        """
+        consumer = self._consumer
+        assert consumer is not None
+        tp = self._partitions[partition]
+        highwater = consumer.highwater(tp)
+        if highwater is None:
+            return False
+        try:
+            position = consumer.position(tp, timeout_ms=0)
+        except KafkaError:  # the next poll raises it where it is handled; wait meanwhile
+            return False
+        return position is not None and position >= highwater
+
+    def _bound_buffers(self, merge: PartitionMerge[Any]) -> None:
+        """Drop what a partition buffers beyond the bound, and fetch it again from there later."""
+        consumer = self._consumer
+        assert consumer is not None
+        limit = _BUFFERED_POLLS * self.settings.max_poll_records
+        for partition, tp in self._partitions.items():
+            refetch_from = merge.truncate(partition, limit)
+            if refetch_from is not None:
+                consumer.seek(tp, refetch_from)
+
+    def _handle(self, records: Iterable[Any]) -> int:
+        """Test-then-train ``records`` in the order given until done, stopped or at max_events.
+
+        Only records handled (learned, counted unlabelled, or dead-lettered) are counted; a
+        record is taken from ``records`` only when it will be handled, so a merge keeps the
+        rest buffered. Returns how many were handled.
+        """
         learner, metrics = self.learner, self.metrics
         observe = metrics.learn_duration.observe
         max_features = self.settings.max_features
         learned = unlabelled = handled = 0
         stop = self._stop
-        for tp in sorted(batch, key=lambda tp: tp.partition):
-            if stop.is_set():
-                break
-            records = batch[tp]
-            if self.max_events is not None:
-                records = records[: self.max_events - self.handled - handled]
+        allowed = _UNLIMITED if self.max_events is None else self.max_events - self.handled
+        try:
             for record in records:
-                if stop.is_set():
+                if handled >= allowed or stop.is_set():
                     # Finish the current event only; the learner's positions say where to resume.
                     break
                 handled += 1
@@ -375,14 +447,19 @@ class IngestWorker:
                     unlabelled += 1
                 else:
                     learned += 1
-        self.handled += handled
-        self._since_checkpoint += handled
-        metrics.events_consumed.inc(handled)
-        if learned:
-            metrics.events_learned.inc(learned)
-            self.state.last_learned_wall_time = self._clock()
-        if unlabelled:
-            metrics.events_unlabelled.inc(unlabelled)
+        except BaseException:
+            handled -= 1  # the record in hand when an error escapes was not handled
+            raise
+        finally:
+            self.handled += handled
+            self._since_checkpoint += handled
+            metrics.events_consumed.inc(handled)
+            if learned:
+                metrics.events_learned.inc(learned)
+                self.state.last_learned_wall_time = self._clock()
+            if unlabelled:
+                metrics.events_unlabelled.inc(unlabelled)
+        return handled
 
     def _reject(self, record: Any, rejection: Rejection) -> None:
         """Send a refused message to the dead-letter topic and wait for the broker's ack."""

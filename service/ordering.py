@@ -1,0 +1,168 @@
+"""The order in which records of several partitions are learned: a k-way merge by timestamp.
+
+Kafka orders records within a partition only, and a poll returns whatever batches the fetcher
+happens to hold, so learning "poll by poll" interleaves partitions differently on every run.
+One global model learns from every partition, and the order is part of what it learns: a model
+restored from a checkpoint must go on exactly as the uninterrupted one would have.
+
+:class:`PartitionMerge` buffers each partition's records in offset order and gives them out
+as a k-way merge: the next record is the partition *head* (its oldest buffered record) with
+the smallest key ``(timestamp, partition)``, the record's own timestamp (``CreateTime``, or
+``LogAppendTime`` if the topic says so) first, the partition number to break ties. A partition
+holds at most one head, so the offset never has to break a tie; within a partition records
+stay in offset order even when their timestamps do not.
+
+A head is only given out while every partition either has a head or is *caught up*: its next
+offset to fetch has reached its high watermark, so nothing more of it is in the topic yet.
+When a partition's buffer runs out and it is not caught up, the merge stops and waits for the
+next poll. The merge's only state is therefore the next offset of each partition — exactly
+what a checkpoint stores — and its choices depend only on the records at those offsets:
+
+- **A backlog** (every record already in the topic when it is fetched: a replay, a restart
+  that catches up, a restore from a checkpoint) is learned in an order that is a pure function
+  of the data and of the positions started from, however the polls return it. An uninterrupted
+  run and a run killed and restored any number of times learn it in the same order.
+- **At the live edge** a caught-up partition does not hold the others back: the merge learns
+  what has arrived. A record that reaches the broker *after* a later-stamped record of another
+  partition has been learned is learned after it, whereas a replay of the same data would learn
+  it first. So on a live stream the order follows arrival for records that land on different
+  partitions within about one poll of each other, and a restore that has to catch up on such
+  records may interleave them differently from the run it replaces.
+- A partition that cannot be fetched (its leader unavailable, its high watermark unknown)
+  holds the others back until it can: determinism is bought with that wait.
+
+Examples
+--------
+>>> from collections import namedtuple
+>>> Record = namedtuple("Record", "partition offset timestamp")
+>>> merge = PartitionMerge([0, 1])
+>>> merge.add(0, [Record(0, 0, 10), Record(0, 1, 30)])
+>>> [r[:2] for r in merge.drain(caught_up=lambda p: False)]  # nothing of 1 yet: wait
+[]
+>>> merge.add(1, [Record(1, 0, 20)])
+>>> [r[:2] for r in merge.drain(caught_up=lambda p: False)]  # then 1 runs out: wait
+[(0, 0), (1, 0)]
+>>> [r[:2] for r in merge.drain(caught_up=lambda p: True)]  # 1 has nothing more
+[(0, 1)]
+>>> [r[:2] for r in merged([Record(1, 0, 5), Record(0, 0, 5), Record(0, 1, 1)])]
+[(0, 0), (0, 1), (1, 0)]
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import Generic, Protocol, TypeVar
+
+__all__ = ["PartitionMerge", "Record", "merged"]
+
+
+class Record(Protocol):
+    """What the merge reads of a record (kafka-python's ``ConsumerRecord`` has all three)."""
+
+    @property
+    def partition(self) -> int: ...
+
+    @property
+    def offset(self) -> int: ...
+
+    @property
+    def timestamp(self) -> int: ...
+
+
+R = TypeVar("R", bound=Record)
+
+
+class PartitionMerge(Generic[R]):
+    """Per-partition buffers of polled records, given out in one reproducible order.
+
+    Parameters
+    ----------
+    partitions
+        Every partition the records come from; the merge waits for each of them.
+    """
+
+    def __init__(self, partitions: Iterable[int]) -> None:
+        self._buffers: dict[int, deque[R]] = {p: deque() for p in sorted(partitions)}
+        if not self._buffers:
+            raise ValueError("a merge needs at least one partition")
+
+    @property
+    def partitions(self) -> tuple[int, ...]:
+        """The partitions merged, in ascending order."""
+        return tuple(self._buffers)
+
+    def add(self, partition: int, records: Iterable[R]) -> None:
+        """Buffer a partition's records, which follow what it already holds in offset order."""
+        self._buffers[partition].extend(records)
+
+    def buffered(self, partition: int) -> int:
+        """Records of ``partition`` polled and not given out yet."""
+        return len(self._buffers[partition])
+
+    def truncate(self, partition: int, limit: int) -> int | None:
+        """Keep the first ``limit`` records of a partition; say where the dropped ones began.
+
+        Returns the offset of the first record dropped (fetch from there to get them back), or
+        ``None`` when the partition holds no more than ``limit``.
+        """
+        buffer = self._buffers[partition]
+        if len(buffer) <= limit:
+            return None
+        first = buffer[limit].offset
+        while len(buffer) > limit:
+            buffer.pop()
+        return first
+
+    def __len__(self) -> int:
+        return sum(len(buffer) for buffer in self._buffers.values())
+
+    def drain(self, caught_up: Callable[[int], bool]) -> Iterator[R]:
+        """Give out buffered records in merge order for as long as the order is settled.
+
+        ``caught_up(partition)`` says whether a partition with nothing buffered has nothing
+        more in the topic either; it is asked only about such partitions. The iteration ends
+        when every buffer is empty or an empty partition is not caught up.
+
+        A record leaves its buffer only when the *next* one is asked for (or the iteration
+        ends): a caller that breaks out of its loop before handling the record in hand leaves
+        that record at the head of its partition, to be given out first next time. So decide
+        to stop *before* handling a record, never after.
+        """
+        buffers = self._buffers
+        heads: list[tuple[int, int]] = []
+        for partition, buffer in buffers.items():
+            if buffer:
+                heads.append((buffer[0].timestamp, partition))
+            elif not caught_up(partition):
+                return
+        heapq.heapify(heads)
+        while heads:
+            partition = heads[0][1]
+            buffer = buffers[partition]
+            yield buffer[0]
+            buffer.popleft()
+            if buffer:
+                heapq.heapreplace(heads, (buffer[0].timestamp, partition))
+            else:
+                heapq.heappop(heads)
+                if not caught_up(partition):
+                    return
+
+
+def merged(records: Iterable[R]) -> list[R]:
+    """Records of a whole backlog in the order the service learns them (every partition done).
+
+    The records may come in any order; each partition's are put back in offset order first.
+    This is the order an ingest worker reading the same records from the same positions gives.
+    """
+    by_partition: dict[int, list[R]] = defaultdict(list)
+    for record in records:
+        by_partition[record.partition].append(record)
+    if not by_partition:
+        return []
+    merge: PartitionMerge[R] = PartitionMerge(by_partition)
+    for partition, found in by_partition.items():
+        merge.add(partition, sorted(found, key=lambda record: record.offset))
+    return list(merge.drain(caught_up=lambda _partition: True))
