@@ -15,6 +15,7 @@ from kafka import KafkaConsumer
 from river import evaluate, metrics
 
 from service.models import build_model
+from service.ordering import merged
 from tests.fixtures.service import ServiceProcess
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "assert_equivalent_to_river",
     "produce",
     "read_back",
+    "read_back_merged",
     "start_producing",
 ]
 
@@ -67,6 +69,26 @@ def read_back(bootstrap_servers: str, topic: str, count: int) -> list[tuple[dict
     consumer.close()
     assert len(events) == count
     return events
+
+
+def read_back_merged(bootstrap_servers: str, topic: str, count: int) -> list[tuple[dict, Any]]:
+    """The events of every partition, in the order the service learns a backlog of them."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=10_000,
+    )
+    records = []
+    for record in consumer:
+        records.append(record)
+        if len(records) == count:
+            break
+    consumer.close()
+    assert len(records) == count
+    events = (orjson.loads(record.value) for record in merged(records))
+    return [(event["features"], event["label"]) for event in events]
 
 
 def river_oracle(model_name: str, events: list[tuple[dict, Any]]) -> tuple[Any, Any]:
