@@ -411,9 +411,10 @@ class IngestWorker:
     def _handle(self, records: Iterable[Any]) -> int:
         """Test-then-train ``records`` in the order given until done, stopped or at max_events.
 
-        Only records handled (learned, counted unlabelled, or dead-lettered) are counted; a
-        record is taken from ``records`` only when it will be handled, so a merge keeps the
-        rest buffered. Returns how many were handled.
+        Only records handled (learned, counted unlabelled, or dead-lettered) are counted. The
+        stop and ``max_events`` checks come before a record is handled, never after, so a
+        merge's drain (a record leaves its buffer only when the next one is asked for) keeps
+        every record not handled buffered. Returns how many were handled.
         """
         learner, metrics = self.learner, self.metrics
         observe = metrics.learn_duration.observe

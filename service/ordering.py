@@ -1,9 +1,10 @@
 """The order in which records of several partitions are learned: a k-way merge by timestamp.
 
 Kafka orders records within a partition only, and a poll returns whatever batches the fetcher
-happens to hold, so learning "poll by poll" interleaves partitions differently on every run.
-One global model learns from every partition, and the order is part of what it learns: a model
-restored from a checkpoint must go on exactly as the uninterrupted one would have.
+happens to hold, so learning "poll by poll" interleaves partitions according to fetch sizes,
+timing and where the run started. One global model learns from every partition, and the order
+is part of what it learns: a model restored from a checkpoint must go on exactly as the
+uninterrupted one would have.
 
 :class:`PartitionMerge` buffers each partition's records in offset order and gives them out
 as a k-way merge: the next record is the partition *head* (its oldest buffered record) with
