@@ -28,6 +28,7 @@ True
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -255,9 +256,9 @@ class Learner:
         """Let the strategy learn the event (and rebuild, promote, roll back)."""
         manager = self.manager
         version = manager.version
-        manager.after_prediction(
-            x, y, predicted, error, offset, self._rolling_label.get(), drift_alarm
-        )
+        # Only a rebuilding strategy reads the rolling metric (its metric trigger).
+        rolling = self._rolling_label.get() if manager.strategy.rebuilds else math.nan
+        manager.after_prediction(x, y, predicted, error, offset, rolling, drift_alarm)
         if manager.version != version and self.drift is not None:
             # A new model serves: its world is the new reference for data drift.
             self.drift.reset_references()

@@ -219,6 +219,14 @@ class _WindowedDriftMonitor:
         self._drifting: set[str] = set()
         self._last: DriftReport | None = None
 
+    def _observe(self, row: Any, offset: int) -> DriftReport | None:
+        """Keep one observation (by reference); the evaluation's report when one is due."""
+        self._buffer.append(row)
+        self._countdown -= 1
+        if self._countdown:
+            return None
+        return self._tick(offset)
+
     def _tick(self, offset: int) -> DriftReport | None:
         """Every so often: the reference is complete, or an evaluation is due."""
         if self._profiles is None:
@@ -382,11 +390,7 @@ class DataDriftMonitor(_WindowedDriftMonitor):
         offset
             The event's stream position, only copied into the drift events.
         """
-        self._buffer.append(features)
-        self._countdown -= 1
-        if self._countdown:
-            return None
-        return self._tick(offset)
+        return self._observe(features, offset)
 
     def _names(self, rows: Iterable[Mapping[str, Any]], known: Collection[str]) -> list[str]:
         if self.watch is not None:
@@ -485,11 +489,7 @@ class DistributionDriftMonitor(_WindowedDriftMonitor):
 
     def observe(self, value: Any, offset: int) -> DriftReport | None:
         """Keep one prediction or label (``None``: none); the report when one is due."""
-        self._buffer.append(value)
-        self._countdown -= 1
-        if self._countdown:
-            return None
-        return self._tick(offset)
+        return self._observe(value, offset)
 
     def _profile(self, rows: list[Any]) -> dict[str, Profile]:
         if self.task == "classification":
