@@ -19,6 +19,7 @@ import service
 from service.api import router
 from service.api.admin import router as admin_router
 from service.api.deps import Runtime
+from service.api.watermark import router as watermark_router
 from service.config import Settings
 from service.consumer import IngestWorker
 from service.drift.watch import DriftConfig, DriftWatch
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, consume: bool = True) -> Fas
         max_body_size=settings.max_body_bytes,
     )
     app.include_router(router)
+    app.include_router(watermark_router)
     app.include_router(admin_router)
 
     @app.exception_handler(RequestValidationError)

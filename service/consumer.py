@@ -1,19 +1,13 @@
-"""The Kafka adapter: a worker thread that polls the event topic and feeds the learner.
+"""The Kafka adapter: a worker thread that feeds the learner what the fetch process polled.
 
 The worker is the learner's only writer. It reads every partition of the topic by explicit
-assignment (one global model must never be split by a consumer-group rebalance) and sends
-every message the gate refuses to the dead-letter topic before moving past it. Offsets are
-committed to the consumer group only so that lag is visible to Kafka's tools; correctness does
-not depend on them.
-
-With one partition, records are learned as polled, in offset order. With several, the order
-must not depend on how polls happen to batch them, or a model restored from a checkpoint would
-learn the rest in another interleaving than the run it replaces: polled records are buffered
-per partition and learned in the order of :class:`~service.ordering.PartitionMerge` (by record
-timestamp, then partition), which waits for a partition that still has records in the topic
-and is reproduced exactly from the checkpoint's per-partition positions. A partition holds at
-most :data:`_BUFFERED_POLLS` polls' worth of records waiting in the merge; what a poll brings
-beyond that is dropped and fetched again later, so memory stays bounded.
+assignment (one global model must never be split by a consumer-group rebalance): it decides
+where each partition starts (the learner's positions, else ``start_from``) and hands that plan
+to a :class:`~service.fetcher.FetchProcess`, which polls, orders and decodes on the other core
+and sends back ready events. The worker learns them in the order they come, sends every
+message the gate refused to the dead-letter topic before moving past it, checkpoints, and
+commits the learned positions. Offsets are committed to the consumer group only so that lag is
+visible to Kafka's tools; correctness does not depend on them.
 
 The run loop has explicit stop conditions (a stop event, ``max_events``, ``idle_timeout``) so
 tests can say "consume exactly N, then return".
@@ -25,21 +19,21 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaError, OffsetOutOfRangeError
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from service.config import Settings
 from service.errors import DriftlineError
-from service.events import Rejection, RejectReason, decode_event
+from service.events import Event, Rejection, RejectReason
+from service.fetcher import FetchedRecord, FetchPlan, FetchProcess, FetchStatus
 from service.learner import LabelError, Learner
 from service.metrics import ConsumerState, ServiceMetrics
-from service.ordering import PartitionMerge
 from service.state.checkpoint import CheckpointStore, pickle_state
 from service.topics import ensure_topics
 
@@ -58,19 +52,8 @@ DEAD_LETTER_HEADERS = (
 _DEAD_LETTER_ACK_TIMEOUT_S = 10.0
 # Between attempts to reach the broker or find the topic.
 _RETRY_PAUSE_S = 1.0
-# How often the consumer's connection count is read (building its metrics costs ~0.1 ms).
-_CONNECTION_CHECK_S = 1.0
-# With several partitions, at most this many polls' worth of a partition's records wait in the
-# merge while another partition holds them back; the rest is dropped and fetched again later.
-# A fetch brings up to 1 MB per partition (~2,900 events of the demo's size) and a poll hands it
-# out 500 records at a time, so this keeps about two fetches (5,000 records, a few MB) and a
-# backlog rarely has to be fetched twice.
-#
-# Not consumer.pause(): kafka-python 3.0.12 parks the fetched records of a partition paused while
-# they are in line, and after resume() takes them back only if its in-line slot is None, which
-# it never is again once a fetch has been read (a drained record set stays there). Meanwhile it
-# does not fetch a partition with parked records, so a resumed partition starves for good.
-_BUFFERED_POLLS = 10
+# The learn-latency histogram times one event in this many: a sample is enough for quantiles.
+LEARN_TIMING_EVERY = 16
 # No max_events: more events than any stream will ever hold.
 _UNLIMITED = 2**62
 
@@ -149,14 +132,14 @@ class IngestWorker:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="driftline-ingest")
         self._consumer: KafkaConsumer | None = None
+        self._fetch: FetchProcess | None = None
         self._dead_letters: KafkaProducer | None = None
-        self._next_connection_check = 0.0
         self._checkpoint_requests: queue.SimpleQueue[CheckpointRequest] = queue.SimpleQueue()
         self._since_checkpoint = 0
         self._next_checkpoint = time.monotonic() + settings.checkpoint_every_s
-        # Several partitions: polled records wait here to be learned in merge order.
-        self._merge: PartitionMerge[Any] | None = None
-        self._partitions: dict[int, TopicPartition] = {}
+        # The learn-latency histogram observes one event in this many (see _handle).
+        self._timing_countdown = 1
+        self._highwater: dict[int, int] = {}
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -196,7 +179,7 @@ class IngestWorker:
     def _run(self) -> None:
         try:
             self._connect()
-            if self._consumer is not None:
+            if self._fetch is not None:
                 self._consume()
         except BaseException as error:
             self.error = error
@@ -246,12 +229,21 @@ class IngestWorker:
         )
         assignment = [TopicPartition(settings.topic, p) for p in sorted(partitions)]
         self._consumer.assign(assignment)
-        self._partitions = {tp.partition: tp for tp in assignment}
-        if len(assignment) > 1:
-            self._merge = PartitionMerge(self._partitions)
         for tp in assignment:  # so the series exist at 0 before anything is lost
             self.metrics.records_lost.labels(str(tp.partition))
         self._seek_start(assignment)
+        start = {tp.partition: self._consumer.position(tp) for tp in assignment}
+        self._fetch = FetchProcess(
+            FetchPlan(
+                client_config=kafka_client_config(settings),
+                topic=settings.topic,
+                start=start,
+                max_poll_records=settings.max_poll_records,
+                poll_timeout_ms=settings.poll_timeout_ms,
+                max_features=settings.max_features,
+                offset_lost_policy=settings.offset_lost_policy,
+            )
+        )
         self.state.assigned = True
         self.state.connected = True
         log.info("reading %s partitions %s", settings.topic, sorted(partitions))
@@ -302,37 +294,31 @@ class IngestWorker:
         consumer.seek_to_beginning(*assignment)
 
     def _consume(self) -> None:
-        consumer = self._consumer
-        assert consumer is not None
+        fetch = self._fetch
+        assert fetch is not None
         last_message = time.monotonic()
         next_commit = time.monotonic() + self.settings.commit_interval_s
+        wait = self.settings.poll_timeout_ms / 1000
         while not self._stop.is_set():
-            try:
-                batch = consumer.poll(timeout_ms=self.settings.poll_timeout_ms)
-            except OffsetOutOfRangeError as error:
-                self._on_offsets_lost(error)
-                continue
+            received = fetch.receive(wait)
             now = time.monotonic()
             self.state.last_poll_wall_time = self._clock()
-            if now >= self._next_connection_check:
-                self.state.connected = _has_connections(consumer)
-                self._next_connection_check = now + _CONNECTION_CHECK_S
-            waiting = self._merge is not None and len(self._merge) > 0
-            handled = self._learn_polled(batch) if batch or waiting else 0
-            if batch or handled:
+            records: list[FetchedRecord] = []
+            if received is not None:
+                records, status = received
+                self._apply(status)
+            handled = self._handle(records) if records else 0
+            if handled:
                 last_message = now
                 if self.first_record_at is None:
                     self.first_record_at = now
-                if handled:
-                    self.last_record_at = time.monotonic()
+                self.last_record_at = time.monotonic()
                 self._update_lag()
                 if self._reached_max_events():
                     break
             elif self.idle_timeout is not None and now - last_message > self.idle_timeout:
                 log.info("no message for %.1f s: stopping", self.idle_timeout)
                 break
-            else:
-                self._update_lag()
             self._serve_checkpoint_requests()
             if self.checkpoints is not None:
                 if self._since_checkpoint and (
@@ -345,96 +331,44 @@ class IngestWorker:
                 self._commit()
                 next_commit = now + self.settings.commit_interval_s
 
-    def _on_offsets_lost(self, error: OffsetOutOfRangeError) -> None:
-        """A stored offset is no longer in the topic: count what is lost, then apply the policy."""
-        consumer = self._consumer
-        assert consumer is not None
-        requested: dict[TopicPartition, int] = error.args[0] if error.args else {}
-        earliest = consumer.beginning_offsets(list(requested))
-        for tp, offset in requested.items():
-            lost = max(0, earliest[tp] - offset)
-            self.metrics.records_lost.labels(str(tp.partition)).inc(lost)
-            log.error(
-                "partition %d: offset %d is out of the topic's range (oldest is %d): "
-                "%d record(s) were never learned",
-                tp.partition,
-                offset,
-                earliest[tp],
-                lost,
-            )
-            if self.settings.offset_lost_policy == "stop":
-                raise DriftlineError(
-                    f"offset {offset} of partition {tp.partition} is out of range and "
-                    "DRIFTLINE_OFFSET_LOST_POLICY=stop"
-                )
-            consumer.seek(tp, earliest[tp])
+    def _apply(self, status: FetchStatus) -> None:
+        """Take in the fetch process's view: connection, high watermarks, records lost."""
+        self.state.connected = status.connected
+        self._highwater = status.highwater
+        for partition, lost in status.lost.items():
+            self.metrics.records_lost.labels(str(partition)).inc(lost)
+        if not status.highwater or not self.learner.positions:
+            return
+        self._update_lag()
 
-    def _learn_polled(self, batch: dict[TopicPartition, list[Any]]) -> int:
-        """Handle what the poll returned, in the one order a checkpoint reproduces; count it."""
-        merge = self._merge
-        if merge is None:  # one partition: its records in offset order, as polled
-            return sum(self._handle(records) for records in batch.values())
-        for tp, records in batch.items():
-            merge.add(tp.partition, records)
-        handled = self._handle(merge.drain(self._caught_up))
-        self._bound_buffers(merge)
-        return handled
-
-    def _caught_up(self, partition: int) -> bool:
-        """Whether every record of ``partition`` in the topic has been polled (as far as known).
-
-        The high watermark is the one the last fetch response carried; unknown (no response
-        yet) counts as not caught up, so the merge waits rather than guess.
-        """
-        consumer = self._consumer
-        assert consumer is not None
-        tp = self._partitions[partition]
-        highwater = consumer.highwater(tp)
-        if highwater is None:
-            return False
-        try:
-            position = consumer.position(tp, timeout_ms=0)
-        except KafkaError:  # the next poll raises it where it is handled; wait meanwhile
-            return False
-        return position is not None and position >= highwater
-
-    def _bound_buffers(self, merge: PartitionMerge[Any]) -> None:
-        """Drop what a partition buffers beyond the bound, and fetch it again from there later."""
-        consumer = self._consumer
-        assert consumer is not None
-        limit = _BUFFERED_POLLS * self.settings.max_poll_records
-        for partition, tp in self._partitions.items():
-            refetch_from = merge.truncate(partition, limit)
-            if refetch_from is not None:
-                consumer.seek(tp, refetch_from)
-
-    def _handle(self, records: Iterable[Any]) -> int:
+    def _handle(self, records: Sequence[FetchedRecord]) -> int:
         """Test-then-train ``records`` in the order given until done, stopped or at max_events.
 
-        Only records handled (learned, counted unlabelled, or dead-lettered) are counted. The
-        stop and ``max_events`` checks come before a record is handled, never after, so a
-        merge's drain (a record leaves its buffer only when the next one is asked for) keeps
-        every record not handled buffered. Returns how many were handled.
+        Only records handled (learned, counted unlabelled, or dead-lettered) are counted; the
+        stop and ``max_events`` checks come before a record is handled, never after. What is
+        left of the batch is dropped: the learner's positions say where to fetch it again.
+        Returns how many were handled.
         """
         learner, metrics = self.learner, self.metrics
         observe = metrics.learn_duration.observe
-        max_features = self.settings.max_features
         learned = unlabelled = handled = 0
         stop = self._stop
         allowed = _UNLIMITED if self.max_events is None else self.max_events - self.handled
+        countdown = self._timing_countdown
         try:
             for record in records:
                 if handled >= allowed or stop.is_set():
                     # Finish the current event only; the learner's positions say where to resume.
                     break
                 handled += 1
-                decoded = decode_event(record.value, max_features=max_features)
-                if isinstance(decoded, Rejection):
-                    self._reject(record, decoded)
+                event = record.event
+                if not isinstance(event, Event):
+                    self._reject(record, event)
                     continue
-                started = time.perf_counter()
+                countdown -= 1
+                started = time.perf_counter() if not countdown else 0.0
                 try:
-                    learner.learn(decoded, record.partition, record.offset)
+                    learner.learn(event, record.partition, record.offset)
                 except LabelError as error:
                     self._reject(record, Rejection(error.reason, str(error)))
                     continue
@@ -443,8 +377,11 @@ class IngestWorker:
                     detail = f"the model cannot learn this event: {error!r}"[:300]
                     self._reject(record, Rejection(RejectReason.MODEL_ERROR, detail))
                     continue
-                observe(time.perf_counter() - started)
-                if decoded.label is None:
+                if not countdown:
+                    # Timing every event would cost more than a third of the budget per event.
+                    observe(time.perf_counter() - started)
+                    countdown = LEARN_TIMING_EVERY
+                if event.label is None:
                     unlabelled += 1
                 else:
                     learned += 1
@@ -452,6 +389,7 @@ class IngestWorker:
             handled -= 1  # the record in hand when an error escapes was not handled
             raise
         finally:
+            self._timing_countdown = max(countdown, 1)
             self.handled += handled
             self._since_checkpoint += handled
             metrics.events_consumed.inc(handled)
@@ -462,7 +400,7 @@ class IngestWorker:
                 metrics.events_unlabelled.inc(unlabelled)
         return handled
 
-    def _reject(self, record: Any, rejection: Rejection) -> None:
+    def _reject(self, record: FetchedRecord, rejection: Rejection) -> None:
         """Send a refused message to the dead-letter topic and wait for the broker's ack."""
         assert self._dead_letters is not None
         headers = [
@@ -472,7 +410,7 @@ class IngestWorker:
                 (
                     rejection.reason.value,
                     rejection.detail,
-                    record.topic,
+                    self.settings.topic,
                     str(record.partition),
                     str(record.offset),
                 ),
@@ -502,16 +440,12 @@ class IngestWorker:
         return self.max_events is not None and self.handled >= self.max_events
 
     def _update_lag(self) -> None:
-        consumer = self._consumer
-        assert consumer is not None
         positions = self.learner.positions
-        lag = {}
-        for tp in consumer.assignment():
-            highwater = consumer.highwater(tp)
-            position = positions.get(tp.partition)
-            if highwater is not None and position is not None:
-                lag[tp.partition] = max(0, highwater - position)
-        self.state.lag = lag
+        self.state.lag = {
+            partition: max(0, highwater - positions[partition])
+            for partition, highwater in self._highwater.items()
+            if partition in positions
+        }
 
     def _commit(self) -> None:
         consumer = self._consumer
@@ -561,17 +495,10 @@ class IngestWorker:
         return path
 
     def _close(self) -> None:
+        if self._fetch is not None:
+            self._fetch.stop()
         if self._dead_letters is not None:
             self._dead_letters.close(timeout=5)
         if self._consumer is not None:
             self._consumer.close(autocommit=False)
 
-
-def _has_connections(consumer: KafkaConsumer) -> bool:
-    """Whether the consumer holds a live connection to any broker.
-
-    kafka-python's ``bootstrap_connected()`` only reports the bootstrap phase; its own
-    ``connection-count`` metric follows connections as they drop and come back.
-    """
-    count = consumer.metrics().get("consumer-metrics", {}).get("connection-count", 0.0)
-    return bool(count and count > 0)

@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from river import metrics, utils
+from river import metrics
 
 from service.drift.data import FeatureDrift
 from service.drift.log import DriftKind
@@ -42,6 +42,7 @@ from service.drift.watch import DriftWatch
 from service.errors import DriftlineError
 from service.events import Event, FeatureValue, Label, RejectReason
 from service.models import Task
+from service.rolling import RollingMean
 from service.strategies.config import StrategyConfig
 from service.strategies.manager import ManagerStats, ModelManager
 from service.strategies.promotion import PromotionDecision
@@ -50,10 +51,11 @@ from service.strategies.versions import ModelVersion
 __all__ = ["DriftValues", "LabelError", "Learner", "MetricValues", "Prediction", "metric_names"]
 
 
-def _known(label: Label, classes: tuple[Label, ...]) -> bool:
-    """Whether a label is one of the classes; ``1`` is not ``true`` (JSON keeps them apart)."""
-    is_bool = isinstance(label, bool)
-    return any(label == c and is_bool == isinstance(c, bool) for c in classes)
+def _class_keys(classes: tuple[Label, ...] | None) -> frozenset[tuple[bool, Label]] | None:
+    """Labels as set keys where ``1`` is not ``true`` (JSON keeps them apart; hashing does not)."""
+    if classes is None:
+        return None
+    return frozenset((isinstance(c, bool), c) for c in classes)
 
 
 class LabelError(DriftlineError):
@@ -127,6 +129,7 @@ class Learner:
             # River's binary models read any truthy label as the positive class: 0/1 and
             # false/true are what they can learn faithfully.
             self.classes = (True, False, 0, 1)
+        self._class_keys = _class_keys(self.classes)
         self.spec = manager.spec
         self.drift = drift
         self.task: Task = manager.task
@@ -138,22 +141,19 @@ class Learner:
         self.rolling_window = rolling_window
         self._reader_waiting = False
         self.cumulative: metrics.base.Metrics
-        self._rolling_label: Any
-        self._rolling_score: Any
         if self.task == "classification":
             self.cumulative = metrics.Accuracy() + metrics.LogLoss()
-            # River's Metrics.update gives accuracy the arg-max label and log loss the
-            # probabilities; updating the two directly does the same, minus its dispatch cost.
-            self._label_metric, self._score_metric = self.cumulative
-            self._rolling_label = utils.Rolling(metrics.Accuracy, window_size=rolling_window)
-            self._rolling_score = utils.Rolling(metrics.LogLoss, window_size=rolling_window)
             self._step = self._test_classifier
         else:
             self.cumulative = metrics.MAE() + metrics.RMSE()
-            self._label_metric, self._score_metric = self.cumulative
-            self._rolling_label = utils.Rolling(metrics.MAE, window_size=rolling_window)
-            self._rolling_score = utils.Rolling(metrics.RMSE, window_size=rolling_window)
             self._step = self._test_regressor
+        # River's Metrics.update gives accuracy the arg-max label and log loss the
+        # probabilities; updating the two directly does the same, minus its dispatch cost.
+        self._label_metric, self._score_metric = self.cumulative
+        # The rolling metrics are means of a per-event value: right (1.0) or wrong and the log
+        # loss for a classifier, the absolute and the squared error for a regressor.
+        self._rolling_label = RollingMean(rolling_window)
+        self._rolling_score = RollingMean(rolling_window)
 
     @classmethod
     def for_model(
@@ -196,6 +196,11 @@ class Learner:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.lock = threading.Lock()
+        if not isinstance(self._rolling_label, RollingMean):
+            # An older checkpoint, with River's rolling wrappers: the windows start afresh.
+            self._rolling_label = RollingMean(self.rolling_window)
+            self._rolling_score = RollingMean(self.rolling_window)
+            self._class_keys = _class_keys(self.classes)
         self._step = (
             self._test_classifier if self.task == "classification" else self._test_regressor
         )
@@ -212,7 +217,8 @@ class Learner:
         label = event.label
         if self.task == "regression" and (isinstance(label, bool | str)):
             raise LabelError(f"label {label!r} is not a number; a regression model needs one")
-        if label is not None and self.classes is not None and not _known(label, self.classes):
+        keys = self._class_keys
+        if label is not None and keys is not None and (label.__class__ is bool, label) not in keys:
             raise LabelError(
                 f"label {label!r} is not one of the model's classes", RejectReason.UNKNOWN_LABEL
             )
@@ -269,10 +275,12 @@ class Learner:
         if proba:
             predicted = max(proba, key=proba.get)
             self._label_metric.update(y, predicted)
-            self._score_metric.update(y, proba)
-            self._rolling_label.update(y, predicted)
-            self._rolling_score.update(y, proba)
+            # LogLoss.update is the mean of _eval's per-event loss: compute it once, use it twice.
+            loss = self._score_metric._eval(y, proba)
+            self._score_metric._mean.update(loss)
             error = 0.0 if predicted == y else 1.0
+            self._rolling_label.add(1.0 - error)
+            self._rolling_score.add(loss)
         return predicted, error
 
     def _test_regressor(self, x: dict[str, FeatureValue], y: Label) -> tuple[Any, float | None]:
@@ -281,9 +289,9 @@ class Learner:
         if predicted is not None:
             self._label_metric.update(y, predicted)
             self._score_metric.update(y, predicted)
-            self._rolling_label.update(y, predicted)
-            self._rolling_score.update(y, predicted)
             error = abs(float(y) - float(predicted))
+            self._rolling_label.add(error)
+            self._rolling_score.add(error * error)
         return predicted, error
 
     # --- reading (any thread) -----------------------------------------------------------------
@@ -316,13 +324,20 @@ class Learner:
                 model_version=self.model_version,
                 positions=dict(self.positions),
                 cumulative={n: m.get() for n, m in zip(names, self.cumulative, strict=True)},
-                rolling={
-                    names[0]: self._rolling_label.get(),
-                    names[1]: self._rolling_score.get(),
-                },
-                rolling_count=len(self._rolling_label.window),
+                rolling=self._rolling_values(),
+                rolling_count=len(self._rolling_label),
                 learned_at=self.learned_at,
             )
+
+    def _rolling_values(self) -> dict[str, float]:
+        """The rolling metrics under their names; 0 while the window is empty, as River's."""
+        names = metric_names(self.task)
+        if not len(self._rolling_label):
+            return dict.fromkeys(names, 0.0)
+        label, score = self._rolling_label.get(), self._rolling_score.get()
+        if self.task == "regression":
+            score = math.sqrt(score)  # the mean squared error's root
+        return {names[0]: label, names[1]: score}
 
     def strategy_stats(self) -> ManagerStats:
         """The retraining strategy's counters and scores, read under the lock."""

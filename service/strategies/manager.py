@@ -379,7 +379,9 @@ class ModelManager:
     @property
     def version(self) -> int:
         """The serving version's id."""
-        return self._store.current.id
+        current = self._store.current
+        assert current is not None  # the initial version is added on construction
+        return current.id
 
     def predict_proba_one(self, x: dict[str, FeatureValue]) -> dict[Label, float]:
         """The champion's class probabilities (classifiers)."""

@@ -73,17 +73,21 @@ class VersionStore:
             raise StrategyConfigurationError(f"keep_versions must be at least 1, not {keep}")
         self.keep = keep
         self._kept: OrderedDict[int, tuple[ModelVersion, Any]] = OrderedDict()
+        self.current: ModelVersion | None = None
+        """The serving version (the last added); read on every event, so kept at hand."""
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Checkpoints written before ``current`` was kept at hand lack it: derive it."""
+        self.__dict__.update(state)
+        if "current" not in state:
+            self.current = next(reversed(self._kept.values()))[0] if self._kept else None
 
     def add(self, version: ModelVersion, model: Any) -> None:
         """Record a version that starts serving ``model``; forget the oldest past ``keep``."""
         self._kept[version.id] = (version, model)
+        self.current = version
         while len(self._kept) > self.keep:
             self._kept.popitem(last=False)
-
-    @property
-    def current(self) -> ModelVersion:
-        """The serving version (the last added)."""
-        return next(reversed(self._kept.values()))[0]
 
     def records(self) -> list[ModelVersion]:
         """The kept versions, oldest first; the last one is serving."""

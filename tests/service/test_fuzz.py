@@ -26,6 +26,10 @@ tried: dict[str, int] = {}
     suppress_health_check=list(HealthCheck),
 )
 def test_no_request_gets_a_server_error(case: schemathesis.Case) -> None:
+    wait_ms = str((case.query or {}).get("wait_ms"))
+    if wait_ms.isdigit() and int(wait_ms) > 10:
+        # A target nobody learns waits its whole time: keep the valid waits short.
+        case.query["wait_ms"] = "10"
     response = case.call()
     tried[case.operation.label] = tried.get(case.operation.label, 0) + 1
     # 503 is /ready's documented answer while no consumer runs (it never runs here).

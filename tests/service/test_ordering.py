@@ -19,6 +19,8 @@ from prometheus_client import CollectorRegistry
 
 from service.config import Settings
 from service.consumer import IngestWorker
+from service.events import decode_event
+from service.fetcher import FetchedRecord, PollOrder
 from service.learner import Learner
 from service.metrics import ConsumerState, ServiceMetrics
 from service.ordering import PartitionMerge, merged
@@ -159,11 +161,11 @@ def test_a_merge_needs_a_partition_and_merged_takes_nothing() -> None:
     assert merged([]) == []
 
 
-# --- the worker's side: counting, dead letters and bounded buffers with a merge ----------------
+# --- the fetch process's side: bounded buffers; the worker's side: counting and dead letters ---
 
 
 class FakeConsumer:
-    """Just what the worker asks of a KafkaConsumer while it merges."""
+    """Just what the fetch process asks of a KafkaConsumer while it merges."""
 
     def __init__(self, highwater: dict[int, int | None], position: dict[int, int]) -> None:
         self.highwaters = highwater
@@ -196,24 +198,10 @@ class FakeDeadLetters:
         return None
 
 
-def merging_worker(
-    partitions: int, max_events: int | None = None, max_poll_records: int = 500
-) -> tuple[IngestWorker, FakeConsumer]:
-    settings = Settings(topic=TOPIC, max_poll_records=max_poll_records)
-    learner = Learner.for_model("logreg", rolling_window=10)
-    worker = IngestWorker(
-        settings,
-        learner,
-        ServiceMetrics(CollectorRegistry()),
-        ConsumerState(),
-        max_events=max_events,
-    )
+def poll_order(partitions: int, max_poll_records: int = 500) -> tuple[PollOrder, FakeConsumer]:
     consumer = FakeConsumer(dict.fromkeys(range(partitions)), dict.fromkeys(range(partitions), 0))
-    worker._consumer = consumer
-    worker._dead_letters = FakeDeadLetters()
-    worker._partitions = {p: TopicPartition(TOPIC, p) for p in range(partitions)}
-    worker._merge = PartitionMerge(range(partitions))
-    return worker, consumer
+    tps = {p: TopicPartition(TOPIC, p) for p in range(partitions)}
+    return PollOrder(consumer, tps, max_poll_records), consumer
 
 
 def poll(consumer: FakeConsumer, *records: Record) -> dict[TopicPartition, list[Record]]:
@@ -225,54 +213,80 @@ def poll(consumer: FakeConsumer, *records: Record) -> dict[TopicPartition, list[
     return batch
 
 
-def test_the_worker_counts_only_what_it_handles_and_stops_at_max_events() -> None:
-    worker, consumer = merging_worker(3, max_events=5)
+def test_one_partition_is_learned_as_polled() -> None:
+    order, consumer = poll_order(1)
+    records = [Record(0, offset, 100 - offset) for offset in range(5)]
+    assert order.records(poll(consumer, *records)) == records
+
+
+def test_the_merge_releases_only_what_no_partition_still_fetching_could_precede() -> None:
+    order, consumer = poll_order(3)
     topic = make_topic([[1, 4, 7, 10], [2, 5, 8, 11], [3, 6, 9, 12]])
     consumer.highwaters = {p: 4 for p in topic}
-    assert worker._learn_polled(poll(consumer, *topic[0], *topic[1])) == 0  # 2 not fetched
-    assert worker.handled == 0
-    assert worker._learn_polled(poll(consumer, *topic[2])) == 5
-    assert worker.handled == 5
-    assert worker.learner.positions == {0: 2, 1: 2, 2: 1}
-    assert len(worker._merge or []) == 7
-    assert worker.metrics.events_consumed._value.get() == 5
-
-
-def test_a_stop_request_leaves_every_record_buffered_and_uncounted() -> None:
-    worker, consumer = merging_worker(2)
-    topic = make_topic([[1, 3], [2, 4]])
-    consumer.highwaters = {0: 2, 1: 2}
-    worker._stop.set()
-    assert worker._learn_polled(poll(consumer, *topic[0], *topic[1])) == 0
-    assert (worker.handled, worker.learner.positions) == (0, {})
-    assert len(worker._merge or []) == 4
-
-
-def test_dead_letters_go_out_in_the_merge_order_between_learned_records() -> None:
-    worker, consumer = merging_worker(2)
-    bad = b"not json"
-    records = [
-        Record(0, 0, 1),
-        Record(0, 1, 4, value=bad),
-        Record(1, 0, 2, value=bad),
-        Record(1, 1, 3),
-        Record(1, 2, 5, value=bad),
-    ]
-    consumer.highwaters = {0: 2, 1: 3}
-    assert worker._learn_polled(poll(consumer, *records)) == 5
-    assert worker._dead_letters.sent == [(1, 0), (0, 1), (1, 2)]  # type: ignore[union-attr]
-    assert worker.learner.events_learned == 2
-    assert worker.learner.positions == {0: 2, 1: 3}
+    assert order.records(poll(consumer, *topic[0], *topic[1])) == []  # 2 not fetched
+    released = order.records(poll(consumer, *topic[2]))
+    assert ids(released) == ids(merged([r for p in topic.values() for r in p]))
 
 
 def test_a_partition_that_runs_ahead_keeps_a_bounded_buffer_and_is_fetched_again() -> None:
-    worker, consumer = merging_worker(2, max_poll_records=1)  # keeps 10 records a partition
+    order, consumer = poll_order(2, max_poll_records=1)  # keeps 10 records a partition
     ahead = [Record(0, offset, offset) for offset in range(14)]
     consumer.highwaters = {0: 14, 1: 3}
-    assert worker._learn_polled(poll(consumer, *ahead)) == 0  # 1 is not fetched yet
-    assert worker._merge is not None and worker._merge.buffered(0) == 10
+    assert order.records(poll(consumer, *ahead)) == []  # 1 is not fetched yet
+    assert order.merge is not None and order.merge.buffered(0) == 10
     assert consumer.seeks == [(0, 10)]
     behind = [Record(1, offset, offset) for offset in range(3)]
-    assert worker._learn_polled(poll(consumer, *behind, *ahead[10:])) == 17
-    assert worker.learner.positions == {0: 14, 1: 3}
+    assert len(order.records(poll(consumer, *behind, *ahead[10:]))) == 17
     assert consumer.seeks == [(0, 10)]
+
+
+def handling_worker(max_events: int | None = None) -> IngestWorker:
+    worker = IngestWorker(
+        Settings(topic=TOPIC),
+        Learner.for_model("logreg", rolling_window=10),
+        ServiceMetrics(CollectorRegistry()),
+        ConsumerState(),
+        max_events=max_events,
+    )
+    worker._dead_letters = FakeDeadLetters()  # type: ignore[assignment]
+    return worker
+
+
+def fetched(*records: Record) -> list[FetchedRecord]:
+    """Records as the fetch process sends them: decoded, with their bytes."""
+    return [
+        FetchedRecord(r.partition, r.offset, r.key, r.value, decode_event(r.value)) for r in records
+    ]
+
+
+def test_the_worker_counts_only_what_it_handles_and_stops_at_max_events() -> None:
+    worker = handling_worker(max_events=5)
+    topic = make_topic([[1, 4, 7], [2, 5, 8]])
+    assert worker._handle(fetched(*merged([*topic[0], *topic[1]]))) == 5
+    assert worker.handled == 5
+    assert worker.learner.positions == {0: 3, 1: 2}
+    assert worker.metrics.events_consumed._value.get() == 5
+    assert worker._handle(fetched(*topic[1][2:])) == 0
+
+
+def test_a_stop_request_leaves_every_record_unhandled_and_uncounted() -> None:
+    worker = handling_worker()
+    worker._stop.set()
+    assert worker._handle(fetched(*make_topic([[1, 3], [2, 4]])[0])) == 0
+    assert (worker.handled, worker.learner.positions) == (0, {})
+
+
+def test_dead_letters_go_out_in_the_learning_order_between_learned_records() -> None:
+    worker = handling_worker()
+    bad = b"not json"
+    records = [
+        Record(0, 0, 1),
+        Record(1, 0, 2, value=bad),
+        Record(1, 1, 3),
+        Record(0, 1, 4, value=bad),
+        Record(1, 2, 5, value=bad),
+    ]
+    assert worker._handle(fetched(*records)) == 5
+    assert worker._dead_letters.sent == [(1, 0), (0, 1), (1, 2)]  # type: ignore[union-attr]
+    assert worker.learner.events_learned == 2
+    assert worker.learner.positions == {0: 2, 1: 3}
