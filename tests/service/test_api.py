@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from service.api.schemas import PredictionPublic, PredictRequest
 from service.app import create_app
 from service.config import Settings
 
@@ -107,3 +108,80 @@ def test_a_body_over_the_size_limit_gets_413() -> None:
         big = {"features": {f"f{i}": 1.0 for i in range(200)}}
         response = client.post("/predict", json=big)
     assert response.status_code == 413
+
+
+def test_predict_hands_the_model_each_feature_with_its_json_type(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    learner = client.app_state["runtime"].learner
+    seen: list[dict[str, object]] = []
+    answer = learner.predict_many
+
+    def recording(instances: list[dict[str, object]]) -> object:
+        seen.extend(instances)
+        return answer(instances)
+
+    monkeypatch.setattr(learner, "predict_many", recording)
+    body = b'{"features": {"b": true, "i": 1, "f": 1.0, "s": "1"}}'
+    response = client.post("/predict", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 200
+    [features] = seen
+    assert {k: type(v) for k, v in features.items()} == {"b": bool, "i": int, "f": float, "s": str}
+
+
+@pytest.mark.parametrize(
+    ("content_type", "status"),
+    [
+        ("application/json", 200),
+        ("application/json; charset=utf-8", 200),
+        ("application/vnd.driftline+json", 200),
+        ("text/plain", 422),
+        (None, 422),
+    ],
+)
+def test_predict_reads_json_bodies_by_content_type(
+    client: TestClient, content_type: str | None, status: int
+) -> None:
+    headers = {} if content_type is None else {"content-type": content_type}
+    response = client.post("/predict", content=b'{"features": {"x": 1.0}}', headers=headers)
+    assert response.status_code == status
+
+
+def test_predict_answers_the_documented_model_with_label_keys(client: TestClient) -> None:
+    response = client.post("/predict", json={"features": {"x": 1.0}})
+    assert response.headers["content-type"] == "application/json"
+    answer = PredictionPublic.model_validate_json(response.content)
+    assert answer.probabilities is not None
+    assert set(answer.probabilities) == {"true", "false"}
+    metrics = client.get("/metrics").text
+    assert 'driftline_predict_duration_seconds_count{endpoint="predict"} 1.0' in metrics
+
+
+def test_a_refused_predict_body_names_where_and_what_without_echoing_it(
+    client: TestClient,
+) -> None:
+    body = b'{"features": {"x": NaN}}'
+    response = client.post("/predict", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert {tuple(d) for d in detail} == {("loc", "msg", "type")}
+    assert ["body", "features", "x", "float"] in [d["loc"] for d in detail]
+
+
+def test_the_openapi_schema_documents_the_predict_body_answer_and_422(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    operation = schema["paths"]["/predict"]["post"]
+    refs = {
+        "body": operation["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "200": operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "422": operation["responses"]["422"]["content"]["application/json"]["schema"]["$ref"],
+    }
+    assert refs == {
+        "body": "#/components/schemas/PredictRequest",
+        "200": "#/components/schemas/PredictionPublic",
+        "422": "#/components/schemas/HTTPValidationError",
+    }
+    assert operation["requestBody"]["required"] is True
+    components = schema["components"]["schemas"]
+    assert components["PredictRequest"] == PredictRequest.model_json_schema()
+    assert {"PredictionPublic", "HTTPValidationError"} <= set(components)
