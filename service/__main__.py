@@ -66,6 +66,9 @@ def main() -> None:
         port=settings.port,
         log_config=config,
         access_log=False,
+        # The C event loop and HTTP parser: about 1.7× the requests/s of asyncio and h11.
+        loop="uvloop",
+        http="httptools",
     )
 
 
