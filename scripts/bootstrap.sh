@@ -2,6 +2,7 @@
 # Idempotent set-up of everything Driftline needs on a fresh Debian machine:
 #   - a virtualenv (.venv) with the project and its dev tools, pinned by constraints.txt;
 #   - Debian's prometheus package (prometheus + promtool), unless DRIFTLINE_SKIP_PROMETHEUS=1;
+#   - Debian's wrk and hey, the HTTP load generators of the benchmarks (python -m bench);
 #   - the Apache Kafka broker jars from Maven Central, into a cache outside the repository.
 # Re-running it when everything is present takes about a second.
 set -euo pipefail
@@ -26,12 +27,19 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
     echo "$wanted" >"$stamp"
 fi
 
+# Debian packages, by the command that shows each is there.
+missing=()
 if [ "${DRIFTLINE_SKIP_PROMETHEUS:-0}" != 1 ] && ! command -v promtool >/dev/null 2>&1; then
-    say "installing Debian's prometheus package (prometheus, promtool)"
+    missing+=(prometheus)
+fi
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v hey >/dev/null 2>&1 || missing+=(hey)
+if [ ${#missing[@]} -gt 0 ]; then
+    say "installing Debian packages: ${missing[*]}"
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 "$VENV/bin/python" "$ROOT/scripts/local_broker.py" fetch
