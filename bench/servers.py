@@ -71,7 +71,8 @@ class Server:
             connection.close()
 
     def log_tail(self, lines: int = 30) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def wait_ready(self, path: str, expect: int = 200, timeout: float = START_TIMEOUT_S) -> None:
