@@ -10,22 +10,30 @@ It prints the versions first, then each result as it completes, then the table.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from bench import http
+from bench import http, ingest, memory, serving
 from bench.protocol import BenchOptions, BenchResult, markdown_table, versions
 
 #: Benchmark id -> the function producing it. One function may produce several ids (B3 and B4
 #: come from the same wrk runs): it is listed under each and runs once.
 BENCHMARKS: dict[str, Callable[[BenchOptions], list[BenchResult]]] = {
-    # B1, B2: bench.ingest
+    "B1": ingest.run,
+    "B2": ingest.run,
     "B3": http.run,
     "B4": http.run,
-    # B5–B11: bench.serving, bench.ingest, ...
+    "B5": serving.interference,
+    "B6": serving.freshness,
+    "B7": ingest.run,
+    "B8": ingest.run,
+    "B9": serving.checkpoint_pause,
+    "B10": memory.growth,
+    "B11": serving.rebuild_no_stall,
 }
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
@@ -44,6 +52,12 @@ def _versions_block(found: dict[str, str]) -> str:
     return "\n".join(f"{name}: {value}" for name, value in found.items())
 
 
+def _benchmark_id(result_id: str) -> str:
+    """``B5`` for the results ``B5a``, ``B5b``, ``B2-arf``: a benchmark may report several."""
+    found = re.match(r"B\d+", result_id)
+    return found.group() if found else result_id
+
+
 def run_benchmarks(ids: Iterable[str], options: BenchOptions) -> list[BenchResult]:
     """Run each function behind ``ids`` once, printing results as they complete."""
     wanted = list(dict.fromkeys(ids))
@@ -55,7 +69,7 @@ def run_benchmarks(ids: Iterable[str], options: BenchOptions) -> list[BenchResul
             continue
         done.add(function)
         for result in function(options):
-            if result.id in wanted:
+            if _benchmark_id(result.id) in wanted:
                 print(result, flush=True)
                 results.append(result)
     return results

@@ -1,94 +1,113 @@
-"""Ingest benchmark: events/s learned through Kafka ÷ events/s of a plain River loop.
+"""B1, B2, B7, B8: how fast the service learns from Kafka against a plain River loop.
 
 Both sides do the same work on the same events in the same order: ``predict_proba_one``,
-update the prequential metrics, ``learn_one``. The baseline (B1) loops over events already
-decoded into dicts; the service path (the real :class:`~service.consumer.IngestWorker`) polls
-them from a pre-filled topic on a real local broker, decodes JSON, validates, learns under the
-learner's lock and moves the Prometheus counters. The machine is shared and noisy, so runs are
-interleaved A B A B and the median of the per-pair ratios is printed with its spread.
+update the prequential metric, ``learn_one``. The baseline (B1) loops over events already
+decoded into dicts; the service path (the real :class:`~service.consumer.IngestWorker`, with
+its fetch process) reads them from a pre-filled topic on a real local broker, validates them,
+learns under the learner's lock, keeps rolling metrics and drift windows, and moves the
+Prometheus metrics. The learner runs on the service core, the fetch process and the broker on
+the load core. Configurations are interleaved A B C D, A B C D, ... and each ratio is the
+median of per-repetition ratios.
 
-    python -m bench.ingest                   # starts its own broker on free ports
-    python -m bench.ingest --events 20000 --repetitions 5 --model hoeffding
-    python -m bench.ingest --quick           # a smoke run (the test suite uses it)
+* B2: S ÷ R and the overhead per event, 1/S − 1/R, per model.
+* B7: S with the real metrics ÷ S with every metric a no-op; and the scrape time.
+* B8: S with drift detection (ADWIN, PSI/K-S windows) ÷ S without.
 """
 
 from __future__ import annotations
 
-import itertools
-import statistics
-import sys
-import tempfile
+import contextlib
+import os
 import time
 import uuid
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any, cast
 
-import orjson
-import port_for
-import typer
-from kafka import KafkaAdminClient, KafkaProducer
-from kafka.admin import NewTopic
-from prometheus_client import CollectorRegistry
-from river import datasets, metrics, utils
+from prometheus_client import CollectorRegistry, generate_latest
+from river import metrics
 
+from bench.protocol import (
+    LOAD_CORE,
+    SERVICE_CORE,
+    BenchOptions,
+    BenchResult,
+    at_least,
+    at_most,
+    interleave,
+    number,
+    pin,
+    spread,
+)
+from bench.stack import broker, fill_topic, make_events, new_topic
 from service.app import drift_config
 from service.config import Settings
 from service.consumer import IngestWorker
 from service.drift.watch import DriftWatch
+from service.events import Event
 from service.learner import Learner
-from service.metrics import ConsumerState, ServiceMetrics
+from service.metrics import ConsumerState, LearnerCollector, ServiceMetrics
 from service.models import build_model
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from local_broker import LocalBroker
+__all__ = ["river_loop", "run", "service_ingest"]
 
-app = typer.Typer(add_completion=False)
-
-
-def make_events(count: int, seed: int) -> list[dict[str, Any]]:
-    """Agrawal's 9 mixed features: the size of event the performance notes measure."""
-    stream = datasets.synth.Agrawal(classification_function=2, seed=seed)
-    return [
-        {"features": {k: float(v) for k, v in x.items()}, "label": bool(y)}
-        for x, y in itertools.islice(stream, count)
-    ]
+# Per model: events per run (full, smoke) and the B2 level (must, stretch) on S ÷ R.
+_SIZES = {"logreg": (100_000, 3_000), "hoeffding": (100_000, 3_000), "arf": (10_000, 500)}
 
 
-def fill_topic(bootstrap_servers: str, events: list[dict[str, Any]]) -> str:
-    topic = f"bench_ingest_{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
-    admin.close()
-    producer = KafkaProducer(bootstrap_servers=bootstrap_servers, linger_ms=20)
-    for event in events:
-        producer.send(topic, orjson.dumps(event))
-    producer.flush()
-    producer.close()
-    return topic
-
-
-def river_loop(model_name: str, events: list[dict[str, Any]], window: int) -> float:
-    """B1: the raw River loop with the service's semantics; returns events/s."""
-    model = build_model(model_name).estimator
-    cumulative = metrics.Accuracy() + metrics.LogLoss()
-    rolling_accuracy = utils.Rolling(metrics.Accuracy, window_size=window)
-    rolling_loss = utils.Rolling(metrics.LogLoss, window_size=window)
+def river_loop(model_name: str, events: list[dict[str, Any]]) -> float:
+    """B1: the raw River loop, ``progressive_val_score``'s step; returns events/s."""
+    model: Any = build_model(model_name).estimator
+    metric = metrics.Accuracy() + metrics.LogLoss()
     decoded = [(e["features"], e["label"]) for e in events]
     started = time.perf_counter()
     for x, y in decoded:
         proba = model.predict_proba_one(x)
         if proba:
-            cumulative.update(y, proba)
-            rolling_accuracy.update(y, max(proba, key=proba.get))
-            rolling_loss.update(y, proba)
+            metric.update(y, proba)
         model.learn_one(x, y)
     return len(decoded) / (time.perf_counter() - started)
 
 
+class _NoMetric:
+    """Stands for every metric, child and family at once, and does nothing (B7's baseline)."""
+
+    def __getattr__(self, name: str) -> _NoMetric:
+        return self
+
+    def __getitem__(self, key: object) -> _NoMetric:
+        return self
+
+    def __call__(self, *args: object, **kwargs: object) -> _NoMetric:
+        return self
+
+
+def _pin_fetch_process() -> None:
+    """Move the worker's fetch process to the load core once it exists."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        children: list[int] = []
+        for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+            with contextlib.suppress(OSError):
+                children.extend(int(c) for c in (task / "children").read_text().split())
+        if children:
+            for child in children:
+                pin(child, LOAD_CORE)
+            return
+        time.sleep(0.01)
+
+
 def service_ingest(
-    model_name: str, bootstrap_servers: str, topic: str, count: int, *, drift: bool = True
+    model_name: str,
+    bootstrap_servers: str,
+    topic: str,
+    count: int,
+    *,
+    drift: bool = True,
+    real_metrics: bool = True,
 ) -> float:
-    """The service's worker from the first record to the last; returns events/s."""
+    """The service's worker from the first event learned to the last; returns events/s."""
     settings = Settings(
         bootstrap_servers=bootstrap_servers,
         topic=topic,
@@ -100,15 +119,14 @@ def service_ingest(
     spec = build_model(model_name)
     watch = DriftWatch(drift_config(settings), spec.task) if drift else None
     learner = Learner.for_model(model_name, rolling_window=settings.rolling_window, drift=watch)
+    service_metrics = (
+        ServiceMetrics(CollectorRegistry()) if real_metrics else cast(ServiceMetrics, _NoMetric())
+    )
     worker = IngestWorker(
-        settings,
-        learner,
-        ServiceMetrics(CollectorRegistry()),
-        ConsumerState(),
-        max_events=count,
-        idle_timeout=30.0,
+        settings, learner, service_metrics, ConsumerState(), max_events=count, idle_timeout=30.0
     )
     worker.start()
+    _pin_fetch_process()
     worker.join()
     if worker.error is not None or worker.handled != count:
         raise RuntimeError(f"worker handled {worker.handled}/{count}: {worker.error!r}")
@@ -116,60 +134,131 @@ def service_ingest(
     return count / (worker.last_record_at - worker.first_record_at)
 
 
-@app.command()
-def main(
-    events: Annotated[int, typer.Option(help="Events per run.")] = 50_000,
-    repetitions: Annotated[int, typer.Option(help="A/B pairs.")] = 3,
-    model: Annotated[str, typer.Option(help="Model registry name.")] = "logreg",
-    bootstrap_servers: Annotated[
-        str | None, typer.Option(help="Use this broker instead of starting one.")
-    ] = None,
-    quick: Annotated[bool, typer.Option(help="Smoke run: tiny sizes.")] = False,
-) -> None:
-    if quick:
-        events, repetitions = 2_000, 1
-    stream = make_events(events, seed=7)
-    with tempfile.TemporaryDirectory() as scratch:
-        broker = None
-        if bootstrap_servers is None:
-            port = port_for.select_random()
-            broker = LocalBroker(
-                data_dir=Path(scratch) / "kafka",
-                port=port,
-                controller_port=port_for.select_random(exclude_ports={port}),
-            )
-            broker.start()
-            bootstrap_servers = broker.bootstrap_servers
-        try:
-            topic = fill_topic(bootstrap_servers, stream)
-            ratios, loops, ingests, plain, drift_ratios = [], [], [], [], []
-            for _ in range(repetitions):  # A B C, A B C, ...: same noise for every config
-                loop_rate = river_loop(model, stream, Settings().rolling_window)
-                ingest_rate = service_ingest(model, bootstrap_servers, topic, events)
-                plain_rate = service_ingest(model, bootstrap_servers, topic, events, drift=False)
-                loops.append(loop_rate)
-                ingests.append(ingest_rate)
-                plain.append(plain_rate)
-                ratios.append(ingest_rate / loop_rate)
-                drift_ratios.append(ingest_rate / plain_rate)
-        finally:
-            if broker is not None:
-                broker.stop()
-    overhead_us = [1e6 / s - 1e6 / r for s, r in zip(ingests, loops, strict=True)]
-    drift_us = [1e6 / s - 1e6 / p for s, p in zip(ingests, plain, strict=True)]
-    print(f"ingest benchmark: model={model} events={events} repetitions={repetitions}")
-    print(f"  River loop (B1)            median {statistics.median(loops):>10,.0f} events/s")
-    print(f"  through Kafka, drift on    median {statistics.median(ingests):>10,.0f} events/s")
-    print(f"  through Kafka, drift off   median {statistics.median(plain):>10,.0f} events/s")
-    print(f"  ratio Kafka/River          {_spread(ratios)}")
-    print(f"  overhead per event         median {statistics.median(overhead_us):.1f} µs")
-    print(f"  ratio drift on/off         {_spread(drift_ratios)}")
-    print(f"  drift cost per event       median {statistics.median(drift_us):.1f} µs")
+def _scrape_ms(model_name: str, events: list[dict[str, Any]]) -> float:
+    """Milliseconds to render ``/metrics`` for a learner that has learned ``events``."""
+    settings = Settings(model=model_name)
+    learner = Learner.for_model(
+        model_name,
+        rolling_window=settings.rolling_window,
+        drift=DriftWatch(drift_config(settings), build_model(model_name).task),
+    )
+    for offset, event in enumerate(events):
+        learner.learn(Event(event["features"], event["label"]), 0, offset)
+    registry = CollectorRegistry()
+    ServiceMetrics(registry)
+    registry.register(LearnerCollector(learner, ConsumerState(), settings.drift_exported_features))
+    started = time.perf_counter()
+    for _ in range(20):
+        generate_latest(registry)
+    return (time.perf_counter() - started) / 20 * 1000
 
 
-def _spread(values: list[float]) -> str:
-    return f"median {statistics.median(values):.3f}  (min {min(values):.3f}, max {max(values):.3f})"
+def _overhead_us(service: list[float], loop: list[float]) -> list[float]:
+    return [1e6 / s - 1e6 / r for s, r in zip(service, loop, strict=True)]
 
 
-if __name__ == "__main__":
-    app()
+def _ratios(a: list[float], b: list[float]) -> list[float]:
+    return [x / y for x, y in zip(a, b, strict=True)]
+
+
+def run(options: BenchOptions) -> list[BenchResult]:
+    """B1, B2 (logreg; Hoeffding tree and ARF in a full run), B7 and B8."""
+    cores = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {SERVICE_CORE})  # threads started from here learn on it
+    try:
+        return _run(options)
+    finally:
+        os.sched_setaffinity(0, cores)
+
+
+def _run(options: BenchOptions) -> list[BenchResult]:
+    repetitions = 1 if options.smoke else options.repetitions
+    models = ["logreg"] if options.smoke else ["logreg", "hoeffding", "arf"]
+    results: list[BenchResult] = []
+    with broker(options) as servers:
+        for model in models:
+            full, smoke = _SIZES[model]
+            count = smoke if options.smoke else full
+            events = make_events(count, seed=7)
+            topic = new_topic(servers)
+            fill_topic(servers, topic, events)
+            runs: dict[str, Callable[[], float]] = {
+                "loop": partial(river_loop, model, events),
+                "service": partial(service_ingest, model, servers, topic, count),
+            }
+            if model == "logreg":
+                runs["no drift"] = partial(
+                    service_ingest, model, servers, topic, count, drift=False
+                )
+                runs["no metrics"] = partial(
+                    service_ingest, model, servers, topic, count, real_metrics=False
+                )
+            rates = interleave(runs, repetitions)
+            loop, service = rates["loop"], rates["service"]
+            overhead = _overhead_us(service, loop)
+            details = {
+                "events": f"{count:,}",
+                "R, River loop (events/s)": str(spread(loop)),
+                "S, through Kafka (events/s)": str(spread(service)),
+                "overhead per event (µs)": str(spread(overhead)),
+            }
+            if model == "logreg":
+                results.append(
+                    BenchResult(
+                        "B1",
+                        "R: the raw River loop, logreg (baseline)",
+                        spread(loop),
+                        "events/s",
+                        details={"events": f"{count:,}"},
+                    )
+                )
+                results.append(
+                    BenchResult(
+                        "B2",
+                        "ingest overhead per event, logreg (1/S − 1/R)",
+                        spread(overhead),
+                        "µs",
+                        must=at_most(8.0),
+                        stretch=at_most(5.0),
+                        details={**details, "S ÷ R": str(spread(_ratios(service, loop)))},
+                    )
+                )
+                results.append(
+                    BenchResult(
+                        "B7",
+                        "S with metrics ÷ S with every metric a no-op",
+                        spread(_ratios(service, rates["no metrics"])),
+                        "×",
+                        must=at_least(0.95),
+                        stretch=at_least(0.98),
+                        details={
+                            "S without metrics (events/s)": str(spread(rates["no metrics"])),
+                            "/metrics scrape (ms)": number(_scrape_ms(model, events[:5_000])),
+                        },
+                    )
+                )
+                results.append(
+                    BenchResult(
+                        "B8",
+                        "S with drift detection ÷ S without",
+                        spread(_ratios(service, rates["no drift"])),
+                        "×",
+                        must=at_least(0.9),
+                        stretch=at_least(0.95),
+                        details={"S without drift (events/s)": str(spread(rates["no drift"]))},
+                    )
+                )
+            else:
+                must, stretch = (0.9, None) if model == "hoeffding" else (0.97, None)
+                results.append(
+                    BenchResult(
+                        f"B2-{model}",
+                        f"ingest S ÷ R, {model}",
+                        spread(_ratios(service, loop)),
+                        "×",
+                        must=at_least(must),
+                        stretch=None if stretch is None else at_least(stretch),
+                        details=details,
+                    )
+                )
+    return results
