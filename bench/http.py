@@ -32,7 +32,6 @@ from typing import Any
 import orjson
 import port_for
 
-from bench.ingest import make_events
 from bench.protocol import (
     LOAD_CORE,
     BenchOptions,
@@ -46,6 +45,7 @@ from bench.protocol import (
     spread,
 )
 from bench.servers import Server, start_server, start_service
+from bench.stack import make_events
 from service.events import Event
 from service.learner import Learner
 from service.state.checkpoint import CheckpointStore, pickle_state
