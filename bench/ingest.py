@@ -87,15 +87,15 @@ def _pin_fetch_process() -> None:
     """Move the worker's fetch process to the load core once it exists."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        children: list[int] = []
         for task in Path(f"/proc/{os.getpid()}/task").iterdir():
             with contextlib.suppress(OSError):
-                children.extend(int(c) for c in (task / "children").read_text().split())
-        if children:
-            for child in children:
-                pin(child, LOAD_CORE)
-            return
+                for child in (task / "children").read_text().split():
+                    command = Path(f"/proc/{child}/cmdline").read_bytes()
+                    if b"service.fetcher" in command:  # not the broker, also our child
+                        pin(int(child), LOAD_CORE)
+                        return
         time.sleep(0.01)
+    raise RuntimeError("the ingest worker started no fetch process within 30 s")
 
 
 def service_ingest(

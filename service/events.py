@@ -141,6 +141,11 @@ def check_features(features: dict[str, Any], max_features: int) -> Rejection | N
             RejectReason.TOO_MANY_FEATURES,
             f"{len(features)} features, more than the limit of {max_features}",
         )
+    values = features.values()
+    if all(type(value) is float for value in values) and math.isfinite(sum(values)):
+        # The common event, all floats, in one pass: a NaN or an infinity makes the sum
+        # non-finite (so does an overflow, which the loop below then finds harmless).
+        return None
     for name, value in features.items():
         if isinstance(value, float):
             if not math.isfinite(value):

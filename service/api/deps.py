@@ -1,4 +1,8 @@
-"""Typed dependencies: what a route needs from the running service, by role."""
+"""Typed dependencies: what a route needs from the running service, by role.
+
+They are ``async``: FastAPI runs a plain ``def`` dependency in its thread pool, which would
+cost every request a thread hand-off just to read an attribute.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from service.consumer import IngestWorker
 from service.learner import Learner
 from service.metrics import ConsumerState, ServiceMetrics
 
-__all__ = ["LearnerDep", "MetricsDep", "Runtime", "RuntimeDep", "SettingsDep"]
+__all__ = ["LearnerDep", "MetricsDep", "Runtime", "RuntimeDep", "SettingsDep", "runtime_of"]
 
 
 @dataclass(frozen=True)
@@ -26,23 +30,28 @@ class Runtime:
     worker: IngestWorker | None
 
 
-def get_runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
+    """The running service's parts, for a route that reads its request itself."""
     runtime: Runtime = request.state.runtime
     return runtime
+
+
+async def get_runtime(request: Request) -> Runtime:
+    return runtime_of(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_learner(runtime: RuntimeDep) -> Learner:
+async def get_learner(runtime: RuntimeDep) -> Learner:
     return runtime.learner
 
 
-def get_settings(runtime: RuntimeDep) -> Settings:
+async def get_settings(runtime: RuntimeDep) -> Settings:
     return runtime.settings
 
 
-def get_metrics(runtime: RuntimeDep) -> ServiceMetrics:
+async def get_metrics(runtime: RuntimeDep) -> ServiceMetrics:
     return runtime.metrics
 
 

@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
 
-from service.api.deps import LearnerDep, MetricsDep, RuntimeDep, SettingsDep, get_runtime
+from service.api.deps import LearnerDep, MetricsDep, RuntimeDep, SettingsDep, runtime_of
 from service.api.schemas import (
     AlarmCountPublic,
     BatchPredictionPublic,
@@ -182,7 +182,7 @@ def _score(
 
 async def predict(request: Request) -> Response:
     """Predict one instance with the live model; probabilities for classifiers."""
-    runtime = get_runtime(request)
+    runtime = runtime_of(request)
     metrics = runtime.metrics
     body = await _validated_body(request, PredictRequest)
     started = time.perf_counter()
@@ -228,7 +228,7 @@ router.add_api_route(
 @router.post("/predict/batch", response_model=BatchPredictionPublic)
 async def predict_batch(request: Request, body: BatchPredictRequest) -> Response:
     """Predict many instances against one consistent state of the live model."""
-    runtime = get_runtime(request)
+    runtime = runtime_of(request)
     metrics = runtime.metrics
     started = time.perf_counter()
     try:
