@@ -88,8 +88,8 @@ def _one_run(options: BenchOptions, servers: str, total: int) -> tuple[float, fl
 
 
 def growth(options: BenchOptions) -> list[BenchResult]:
-    """B10 over 1,000,000 events (smoke: 100,000)."""
-    total = 100_000 if options.smoke else 1_000_000
+    """B10 over 1,000,000 events (smoke: 30,000)."""
+    total = 30_000 if options.smoke else 1_000_000
     repetitions = 1 if options.smoke else min(options.repetitions, 2)
     slopes, fetch_slopes, first, last = [], [], [], []
     with broker(options) as servers:

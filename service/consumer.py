@@ -501,4 +501,3 @@ class IngestWorker:
             self._dead_letters.close(timeout=5)
         if self._consumer is not None:
             self._consumer.close(autocommit=False)
-
