@@ -16,4 +16,4 @@ ruff format --check .
 echo "== mypy" >&2
 mypy
 echo "== pytest" >&2
-exec python -m pytest --doctest-modules service producer tests "$@"
+exec python -m pytest --doctest-modules service producer bench tests "$@"

@@ -1,4 +1,7 @@
-"""``python -m bench run B3 B4 --smoke`` starts the three servers, loads them and reports."""
+"""``python -m bench ... --smoke``: every benchmark runs on a tiny size and reports its ids.
+
+The HTTP ones start their three servers; the Kafka ones use the session's broker.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,9 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+from local_broker import LocalBroker
 
 ROOT = Path(__file__).resolve().parents[2]
 #: A table row: id, what, then a median that is a number with its unit.
@@ -45,3 +51,39 @@ def test_an_unknown_benchmark_is_refused_by_name() -> None:
     )
     assert done.returncode != 0
     assert "unknown benchmark B99" in done.stderr
+
+
+#: Any result row: an id with an optional suffix (``B5a``, ``B2-arf``), then a number.
+ANY_ROW = re.compile(r"^\| (B\d+)[^ |]* \| [^|]+ \| (-?[\d,.]+) [^|]* \|", re.MULTILINE)
+KAFKA_BENCHMARKS = ["B1", "B2", "B5", "B6", "B7", "B8", "B9", "B10", "B11"]
+
+
+@pytest.mark.slow
+@pytest.mark.kafka
+def test_every_kafka_benchmark_runs_on_a_tiny_size_and_reports_each_id(
+    kafka_broker: LocalBroker,
+) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "run",
+            *KAFKA_BENCHMARKS,
+            "--smoke",
+            "--bootstrap-servers",
+            kafka_broker.bootstrap_servers,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    table = done.stdout[done.stdout.index("| id |") :]
+    rows = ANY_ROW.findall(table)
+    assert {benchmark for benchmark, _ in rows} == set(KAFKA_BENCHMARKS), table
+    assert all(median.replace(",", "").lstrip("-") for _, median in rows), table
+    assert "overhead per event (µs): " in done.stdout
+    assert "p99 idle (ms): " in done.stdout
