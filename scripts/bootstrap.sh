@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything Driftline needs on a fresh Debian machine:
 #   - a virtualenv (.venv) with the project and its dev tools, pinned by constraints.txt;
-#   - Debian's prometheus package (prometheus + promtool), unless DRIFTLINE_SKIP_PROMETHEUS=1;
-#   - Debian's wrk and hey, the HTTP load generators of the benchmarks (python -m bench);
+#   - Debian's prometheus package (prometheus + promtool), unless DRIFTLINE_SKIP_PROMETHEUS=1,
+#     and wrk and hey, the HTTP load generators of the benchmarks (python -m bench): tools of
+#     the tests, all skipped with DRIFTLINE_SKIP_TEST_TOOLS=1 (what scripts/run.sh sets);
 #   - the Apache Kafka broker jars from Maven Central, into a cache outside the repository.
 # Re-running it when everything is present takes about a second.
 set -euo pipefail
@@ -27,13 +28,16 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
     echo "$wanted" >"$stamp"
 fi
 
-# Debian packages, by the command that shows each is there.
+# Debian packages the tests and benchmarks use, by the command that shows each is there.
+# DRIFTLINE_SKIP_TEST_TOOLS=1 (the main job) skips them all.
 missing=()
-if [ "${DRIFTLINE_SKIP_PROMETHEUS:-0}" != 1 ] && ! command -v promtool >/dev/null 2>&1; then
-    missing+=(prometheus)
+if [ "${DRIFTLINE_SKIP_TEST_TOOLS:-0}" != 1 ]; then
+    if [ "${DRIFTLINE_SKIP_PROMETHEUS:-0}" != 1 ] && ! command -v promtool >/dev/null 2>&1; then
+        missing+=(prometheus)
+    fi
+    command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+    command -v hey >/dev/null 2>&1 || missing+=(hey)
 fi
-command -v wrk >/dev/null 2>&1 || missing+=(wrk)
-command -v hey >/dev/null 2>&1 || missing+=(hey)
 if [ ${#missing[@]} -gt 0 ]; then
     say "installing Debian packages: ${missing[*]}"
     SUDO=""

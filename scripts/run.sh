@@ -8,7 +8,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DRIFTLINE_SKIP_PROMETHEUS=${DRIFTLINE_SKIP_PROMETHEUS:-1} "$ROOT/scripts/bootstrap.sh"
+DRIFTLINE_SKIP_TEST_TOOLS=${DRIFTLINE_SKIP_TEST_TOOLS:-1} "$ROOT/scripts/bootstrap.sh"
 # shellcheck disable=SC1091
 . "${DRIFTLINE_VENV:-$ROOT/.venv}/bin/activate"
 cd "$ROOT"
