@@ -49,6 +49,13 @@ __all__ = ["checkpoint_pause", "freshness", "interference", "learning_rate", "re
 PREDICT_RATE = 1_000.0
 
 
+def _sizes(options: BenchOptions, *, seconds: float, backlog: int) -> tuple[float, int, int]:
+    """Load seconds, backlog events and repetitions of a run; a few seconds' worth to smoke."""
+    if options.smoke:
+        return 2.0, 5_000, 1
+    return seconds, backlog, options.repetitions
+
+
 def learning_rate(server: Server, topic_end: int) -> float:
     """Events/s while the service learns a backlog up to ``topic_end``, between 10% and 90%."""
     start_count, _ = learned(server)
@@ -73,9 +80,7 @@ def _predict_while(server: Server, seconds: float) -> Latency:
 
 def interference(options: BenchOptions) -> list[BenchResult]:
     """B5 (a) and (b)."""
-    seconds = 2.0 if options.smoke else 8.0
-    backlog = 5_000 if options.smoke else 60_000
-    repetitions = 1 if options.smoke else options.repetitions
+    seconds, backlog, repetitions = _sizes(options, seconds=8.0, backlog=60_000)
     with broker(options) as servers:
         topic = new_topic(servers)
         fill_topic(servers, topic, make_events(backlog, seed=7))
@@ -197,9 +202,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 def freshness(options: BenchOptions) -> list[BenchResult]:
     """B6: produced → visible at 2,000 events/s and at 80% of S."""
-    seconds = 2.0 if options.smoke else 10.0
-    backlog = 5_000 if options.smoke else 40_000
-    repetitions = 1 if options.smoke else options.repetitions
+    seconds, backlog, repetitions = _sizes(options, seconds=10.0, backlog=40_000)
     with broker(options) as servers:
         topic = new_topic(servers)
         fill_topic(servers, topic, make_events(backlog, seed=7))
@@ -298,9 +301,7 @@ def _learn_under_load(
 
 def checkpoint_pause(options: BenchOptions) -> list[BenchResult]:
     """B9: /predict p99 and the longest learning stall while checkpoints are written."""
-    seconds = 2.0 if options.smoke else 6.0
-    backlog = 5_000 if options.smoke else 60_000
-    repetitions = 1 if options.smoke else options.repetitions
+    seconds, backlog, repetitions = _sizes(options, seconds=6.0, backlog=60_000)
     ratios, pauses, means, on_p99, off_p99 = [], [], [], [], []
     with broker(options) as servers:
         for _ in range(repetitions):
@@ -343,9 +344,7 @@ def checkpoint_pause(options: BenchOptions) -> list[BenchResult]:
 
 def rebuild_no_stall(options: BenchOptions) -> list[BenchResult]:
     """B11: /predict p99 and learning rate while a periodic rebuild runs in the background."""
-    seconds = 2.0 if options.smoke else 6.0
-    backlog = 5_000 if options.smoke else 60_000
-    repetitions = 1 if options.smoke else options.repetitions
+    seconds, backlog, repetitions = _sizes(options, seconds=6.0, backlog=60_000)
     rebuilding = {
         "strategy": "periodic",
         "rebuild_every": str(backlog // 4),
