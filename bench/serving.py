@@ -79,6 +79,11 @@ def _predict_while(server: Server, seconds: float) -> Latency:
     return hey(f"{server.url}/predict", predict_body(), rate=PREDICT_RATE, seconds=seconds)
 
 
+def _predict_into(server: Server, seconds: float, results: list[Latency]) -> None:
+    """:func:`_predict_while` for a thread: the latency goes to ``results``."""
+    results.append(_predict_while(server, seconds))
+
+
 @dataclass
 class _Interference:
     """One service's B5 figures, one entry per repetition."""
@@ -89,6 +94,7 @@ class _Interference:
     lag_after: list[float] = field(default_factory=list)
     rates_alone: list[float] = field(default_factory=list)
     rates_loaded: list[float] = field(default_factory=list)
+    full_speed_p99: list[float] = field(default_factory=list)
 
     @property
     def ratios(self) -> list[float]:
@@ -136,10 +142,12 @@ def _interference_runs(
             found.rates_alone.append(learning_rate(server, end))
             fill_topic(servers, topic, make_events(backlog // 2, seed=9))
             end += backlog // 2
-            load = threading.Thread(target=_predict_while, args=(server, seconds * 2))
+            under_load: list[Latency] = []
+            load = threading.Thread(target=_predict_into, args=(server, seconds * 2, under_load))
             load.start()
             found.rates_loaded.append(learning_rate(server, end))
             load.join()
+            found.full_speed_p99.append(under_load[0].p99_ms)
     finally:
         server.stop()
     return found
@@ -159,6 +167,9 @@ def interference(options: BenchOptions) -> list[BenchResult]:
             ),
             "with a 5 ms switch interval: learning rate under load ÷ alone": str(
                 spread(python_default.ingest)
+            ),
+            "with a 5 ms switch interval: p99 while learning a backlog (ms)": str(
+                spread(python_default.full_speed_p99)
             ),
         }
     return [
@@ -193,6 +204,7 @@ def interference(options: BenchOptions) -> list[BenchResult]:
             must=at_least(0.85),
             stretch=at_least(0.9),
             details={
+                "p99 while learning a backlog at full speed (ms)": str(spread(ours.full_speed_p99)),
                 "learning alone (events/s)": str(spread(ours.rates_alone)),
                 "learning under /predict load (events/s)": str(spread(ours.rates_loaded)),
             },

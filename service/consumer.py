@@ -31,7 +31,7 @@ from kafka.structs import OffsetAndMetadata
 from service.config import Settings
 from service.errors import DriftlineError
 from service.events import Event, Rejection, RejectReason
-from service.fetcher import FetchedRecord, FetchPlan, FetchProcess, FetchStatus
+from service.fetcher import FetchedRecord, FetchError, FetchPlan, FetchProcess, FetchStatus
 from service.learner import LabelError, Learner
 from service.metrics import ConsumerState, ServiceMetrics
 from service.state.checkpoint import CheckpointStore, pickle_state
@@ -140,6 +140,8 @@ class IngestWorker:
         # The learn-latency histogram observes one event in this many (see _handle).
         self._timing_countdown = 1
         self._highwater: dict[int, int] = {}
+        # Where each partition starts when nothing of it is learned yet (see _seek_start).
+        self._start: dict[int, int] = {}
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -232,21 +234,26 @@ class IngestWorker:
         for tp in assignment:  # so the series exist at 0 before anything is lost
             self.metrics.records_lost.labels(str(tp.partition))
         self._seek_start(assignment)
-        start = {tp.partition: self._consumer.position(tp) for tp in assignment}
-        self._fetch = FetchProcess(
+        self._start = {tp.partition: self._consumer.position(tp) for tp in assignment}
+        self._fetch = self._start_fetch()
+        self.state.assigned = True
+        self.state.connected = True
+        log.info("reading %s partitions %s", settings.topic, sorted(partitions))
+
+    def _start_fetch(self) -> FetchProcess:
+        """A fetch process from the learned positions (where nothing is learned yet: the start)."""
+        settings = self.settings
+        return FetchProcess(
             FetchPlan(
                 client_config=kafka_client_config(settings),
                 topic=settings.topic,
-                start=start,
+                start={**self._start, **self.learner.positions},
                 max_poll_records=settings.max_poll_records,
                 poll_timeout_ms=settings.poll_timeout_ms,
                 max_features=settings.max_features,
                 offset_lost_policy=settings.offset_lost_policy,
             )
         )
-        self.state.assigned = True
-        self.state.connected = True
-        log.info("reading %s partitions %s", settings.topic, sorted(partitions))
 
     def _create_topics(self) -> None:
         settings = self.settings
@@ -300,7 +307,19 @@ class IngestWorker:
         next_commit = time.monotonic() + self.settings.commit_interval_s
         wait = self.settings.poll_timeout_ms / 1000
         while not self._stop.is_set():
-            received = fetch.receive(wait)
+            try:
+                received = fetch.receive(wait)
+            except FetchError as error:
+                if error.offsets_lost:
+                    raise DriftlineError(
+                        "an offset to learn from is out of the topic's range and "
+                        "DRIFTLINE_OFFSET_LOST_POLICY=stop"
+                    ) from error
+                # Nothing it held was learned, so nothing is lost: start another from here.
+                log.warning("%s: starting another from the learned offsets", error)
+                self._stop.wait(_RETRY_PAUSE_S)
+                fetch = self._fetch = self._start_fetch()
+                continue
             now = time.monotonic()
             self.state.last_poll_wall_time = self._clock()
             records: list[FetchedRecord] = []

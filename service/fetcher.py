@@ -36,7 +36,15 @@ from service.errors import DriftlineError
 from service.events import Event, Rejection, RejectReason, decode_event
 from service.ordering import PartitionMerge
 
-__all__ = ["FetchError", "FetchPlan", "FetchProcess", "FetchStatus", "FetchedRecord", "PollOrder"]
+__all__ = [
+    "OFFSETS_LOST_EXIT",
+    "FetchError",
+    "FetchPlan",
+    "FetchProcess",
+    "FetchStatus",
+    "FetchedRecord",
+    "PollOrder",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +65,22 @@ _BUFFERED_POLLS = 10
 _STOP_TIMEOUT_S = 5.0
 
 
+# The child's exit status when DRIFTLINE_OFFSET_LOST_POLICY=stop stopped it: not a failure to
+# retry, a decision to stop learning.
+OFFSETS_LOST_EXIT = 3
+
+
 class FetchError(DriftlineError):
     """The fetch process failed or stopped on its own (its reason is in the service log)."""
+
+    def __init__(self, message: str, exit_status: int | None) -> None:
+        super().__init__(message)
+        self.exit_status = exit_status
+
+    @property
+    def offsets_lost(self) -> bool:
+        """It stopped because offsets were lost and the policy says stop."""
+        return self.exit_status == OFFSETS_LOST_EXIT
 
 
 @dataclass(frozen=True)
@@ -132,7 +154,7 @@ class FetchProcess:
             frame = self._records.recv_bytes()
         except (EOFError, OSError) as error:
             code = self._process.wait(timeout=_STOP_TIMEOUT_S)
-            raise FetchError(f"the fetch process exited (status {code})") from error
+            raise FetchError(f"the fetch process exited (status {code})", code) from error
         rows, status = pickle.loads(frame)  # our own child, our own types
         return [_record(row) for row in rows], status
 
@@ -289,10 +311,13 @@ class _Fetcher:
             if self.plan.offset_lost_policy == "stop":
                 # Tell the learner what was lost before going (the status carries it).
                 self.records.send_bytes(pickle.dumps(([], self._status())))
-                raise SystemExit(
-                    f"offset {offset} of partition {tp.partition} is out of range and "
-                    "DRIFTLINE_OFFSET_LOST_POLICY=stop"
+                log.error(
+                    "offset %d of partition %d is out of range and "
+                    "DRIFTLINE_OFFSET_LOST_POLICY=stop: stopping",
+                    offset,
+                    tp.partition,
                 )
+                raise SystemExit(OFFSETS_LOST_EXIT)
             self.consumer.seek(tp, earliest[tp])
 
     def close(self) -> None:
