@@ -35,9 +35,11 @@ from bench.protocol import (
     BenchResult,
     at_least,
     at_most,
+    child_processes,
     interleave,
     number,
     pin,
+    ratios,
     spread,
 )
 from bench.stack import broker, fill_topic, make_events, new_topic
@@ -87,13 +89,11 @@ def _pin_fetch_process() -> None:
     """Move the worker's fetch process to the load core once it exists."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-            with contextlib.suppress(OSError):
-                for child in (task / "children").read_text().split():
-                    command = Path(f"/proc/{child}/cmdline").read_bytes()
-                    if b"service.fetcher" in command:  # not the broker, also our child
-                        pin(int(child), LOAD_CORE)
-                        return
+        for child in child_processes(os.getpid()):
+            with contextlib.suppress(OSError):  # a child that ended meanwhile
+                if b"service.fetcher" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    pin(child, LOAD_CORE)  # not the broker, also our child
+                    return
         time.sleep(0.01)
     raise RuntimeError("the ingest worker started no fetch process within 30 s")
 
@@ -157,10 +157,6 @@ def _overhead_us(service: list[float], loop: list[float]) -> list[float]:
     return [1e6 / s - 1e6 / r for s, r in zip(service, loop, strict=True)]
 
 
-def _ratios(a: list[float], b: list[float]) -> list[float]:
-    return [x / y for x, y in zip(a, b, strict=True)]
-
-
 def run(options: BenchOptions) -> list[BenchResult]:
     """B1, B2 (logreg; Hoeffding tree and ARF in a full run), B7 and B8."""
     cores = os.sched_getaffinity(0)
@@ -220,14 +216,14 @@ def _run(options: BenchOptions) -> list[BenchResult]:
                         "µs",
                         must=at_most(8.0),
                         stretch=at_most(5.0),
-                        details={**details, "S ÷ R": str(spread(_ratios(service, loop)))},
+                        details={**details, "S ÷ R": str(spread(ratios(service, loop)))},
                     )
                 )
                 results.append(
                     BenchResult(
                         "B7",
                         "S with metrics ÷ S with every metric a no-op",
-                        spread(_ratios(service, rates["no metrics"])),
+                        spread(ratios(service, rates["no metrics"])),
                         "×",
                         must=at_least(0.95),
                         stretch=at_least(0.98),
@@ -241,7 +237,7 @@ def _run(options: BenchOptions) -> list[BenchResult]:
                     BenchResult(
                         "B8",
                         "S with drift detection ÷ S without",
-                        spread(_ratios(service, rates["no drift"])),
+                        spread(ratios(service, rates["no drift"])),
                         "×",
                         must=at_least(0.9),
                         stretch=at_least(0.95),
@@ -254,7 +250,7 @@ def _run(options: BenchOptions) -> list[BenchResult]:
                     BenchResult(
                         f"B2-{model}",
                         f"ingest S ÷ R, {model}",
-                        spread(_ratios(service, loop)),
+                        spread(ratios(service, loop)),
                         "×",
                         must=at_least(must),
                         stretch=None if stretch is None else at_least(stretch),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from bench.protocol import BenchOptions, BenchResult, at_most, spread
+from bench.protocol import BenchOptions, BenchResult, at_most, child_processes, spread
 from bench.servers import Server
 from bench.stack import (
     broker,
@@ -36,13 +36,6 @@ def _rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for process {pid}")
-
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found.extend(int(c) for c in (task / "children").read_text().split())
-    return found
 
 
 def _slope(points: list[tuple[int, float]]) -> float:
@@ -73,7 +66,7 @@ def _one_run(options: BenchOptions, servers: str, total: int) -> tuple[float, fl
             target=_refill, args=(servers, topic, events, total // _CHUNK - 1), daemon=True
         )
         filler.start()
-        fetcher = _children(server.pid)[0]
+        fetcher = child_processes(server.pid)[0]
         service_points, fetch_points = [], []
         for step in range(1, 11):
             wait_learned(server, 0, step * total // 10 - 1, timeout=600)

@@ -39,11 +39,13 @@ __all__ = [
     "Spread",
     "at_least",
     "at_most",
+    "child_processes",
     "interleave",
     "markdown_table",
     "number",
     "pin",
     "pinned_command",
+    "ratios",
     "spread",
     "versions",
 ]
@@ -141,6 +143,22 @@ class Spread:
 
     def __str__(self) -> str:
         return f"{number(self.median)} ({number(self.low)}–{number(self.high)})"
+
+
+def ratios(numerators: Sequence[float], denominators: Sequence[float]) -> list[float]:
+    """Per-repetition ratios of two interleaved configurations (the same length, in order)."""
+    return [a / b for a, b in zip(numerators, denominators, strict=True)]
+
+
+def child_processes(pid: int) -> list[int]:
+    """The pids of ``pid``'s child processes, whichever of its threads started them."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found.extend(int(child) for child in (task / "children").read_text().split())
+        except OSError:  # the thread ended meanwhile
+            continue
+    return found
 
 
 def spread(values: Sequence[float]) -> Spread:

@@ -27,7 +27,7 @@ from pathlib import Path
 import orjson
 from kafka import KafkaProducer
 
-from bench.protocol import BenchOptions, BenchResult, at_least, at_most, number, spread
+from bench.protocol import BenchOptions, BenchResult, at_least, at_most, number, ratios, spread
 from bench.servers import Server
 from bench.stack import (
     Latency,
@@ -98,11 +98,11 @@ class _Interference:
 
     @property
     def ratios(self) -> list[float]:
-        return [a / b for a, b in zip(self.loaded_p99, self.idle_p99, strict=True)]
+        return ratios(self.loaded_p99, self.idle_p99)
 
     @property
     def ingest(self) -> list[float]:
-        return [a / b for a, b in zip(self.rates_loaded, self.rates_alone, strict=True)]
+        return ratios(self.rates_loaded, self.rates_alone)
 
 
 def _interference_runs(
@@ -355,7 +355,7 @@ def _learn_under_load(
 def checkpoint_pause(options: BenchOptions) -> list[BenchResult]:
     """B9: /predict p99 and the longest learning stall while checkpoints are written."""
     seconds, backlog, repetitions = _sizes(options, seconds=6.0, backlog=60_000)
-    ratios, pauses, means, on_p99, off_p99 = [], [], [], [], []
+    p99_ratios, pauses, means, on_p99, off_p99 = [], [], [], [], []
     with broker(options) as servers:
         for _ in range(repetitions):
             off, _, server = _learn_under_load(options, servers, backlog, seconds)
@@ -374,7 +374,7 @@ def checkpoint_pause(options: BenchOptions) -> list[BenchResult]:
                     means.append(_mean_pause_ms(server))
                 finally:
                     server.stop()
-            ratios.append(on.p99_ms / off.p99_ms)
+            p99_ratios.append(on.p99_ms / off.p99_ms)
             on_p99.append(on.p99_ms)
             off_p99.append(off.p99_ms)
     return [
@@ -387,7 +387,7 @@ def checkpoint_pause(options: BenchOptions) -> list[BenchResult]:
             stretch=at_most(5.0),
             details={
                 "mean checkpoint pause (ms)": str(spread(means)),
-                "p99 with checkpoints ÷ without (1k rps, learning)": str(spread(ratios)),
+                "p99 with checkpoints ÷ without (1k rps, learning)": str(spread(p99_ratios)),
                 "p99 with checkpoints every 10% of the backlog (ms)": str(spread(on_p99)),
                 "p99 without checkpoints (ms)": str(spread(off_p99)),
             },

@@ -327,12 +327,13 @@ class IngestWorker:
                 records, status = received
                 self._apply(status)
             handled = self._handle(records) if records else 0
+            if received is not None:
+                self._update_lag()  # once a batch: after learning it, with its high watermarks
             if handled:
                 last_message = now
                 if self.first_record_at is None:
                     self.first_record_at = now
                 self.last_record_at = time.monotonic()
-                self._update_lag()
                 if self._reached_max_events():
                     break
             elif self.idle_timeout is not None and now - last_message > self.idle_timeout:
@@ -356,9 +357,6 @@ class IngestWorker:
         self._highwater = status.highwater
         for partition, lost in status.lost.items():
             self.metrics.records_lost.labels(str(partition)).inc(lost)
-        if not status.highwater or not self.learner.positions:
-            return
-        self._update_lag()
 
     def _handle(self, records: Sequence[FetchedRecord]) -> int:
         """Test-then-train ``records`` in the order given until done, stopped or at max_events.
