@@ -149,7 +149,7 @@ def restore_or_build_learner(settings: Settings, checkpoints: CheckpointStore | 
             DriftWatch(drift_config(settings), manager.task) if settings.drift_detection else None
         )
         classes = None if settings.classes is None else tuple(settings.classes)
-        return Learner(manager, settings.rolling_window, drift, classes)
+        return Learner(manager, settings.rolling_window, drift, classes, settings.max_magnitude)
     learner = checkpoint.state
     if not isinstance(learner, Learner):
         raise CheckpointError(f"{checkpoint.path}: does not hold a Driftline learner")
@@ -158,6 +158,7 @@ def restore_or_build_learner(settings: Settings, checkpoints: CheckpointStore | 
             f"{checkpoint.path}: holds model {learner.spec.name!r} but DRIFTLINE_MODEL is "
             f"{settings.model!r}; use another DRIFTLINE_STATE_DIR for another model"
         )
+    learner.max_magnitude = settings.max_magnitude  # a setting, not learned state
     log.info(
         "restored %s: %d events learned, offsets %s",
         checkpoint.path.name,

@@ -29,6 +29,7 @@ from service.drift.data import (
     DEFAULT_WINDOW,
 )
 from service.drift.watch import DEFAULT_TRACKED_FEATURES
+from service.events import DEFAULT_MAX_MAGNITUDE, LARGEST_FLOAT
 from service.strategies.config import StrategyConfig
 
 __all__ = ["Settings"]
@@ -216,6 +217,15 @@ class Settings(BaseSettings, StrategyConfig):
     )
     max_features: int = Field(
         10_000, ge=1, description="Most features one instance may carry (HTTP and events)."
+    )
+    max_magnitude: float = Field(
+        DEFAULT_MAX_MAGNITUDE,
+        gt=0,
+        le=LARGEST_FLOAT,
+        description=(
+            "Largest absolute value of a number in an event (features, numeric label) or a "
+            "request; beyond it an event is dead-lettered as out_of_range and a request is a 422."
+        ),
     )
     switch_interval_ms: float = Field(
         0.5,

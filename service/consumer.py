@@ -32,7 +32,7 @@ from service.config import Settings
 from service.errors import DriftlineError
 from service.events import Event, Rejection, RejectReason
 from service.fetcher import FetchedRecord, FetchError, FetchPlan, FetchProcess, FetchStatus
-from service.learner import LabelError, Learner
+from service.learner import EventError, Learner
 from service.metrics import ConsumerState, ServiceMetrics
 from service.state.checkpoint import CheckpointStore, pickle_state
 from service.topics import ensure_topics
@@ -251,6 +251,7 @@ class IngestWorker:
                 max_poll_records=settings.max_poll_records,
                 poll_timeout_ms=settings.poll_timeout_ms,
                 max_features=settings.max_features,
+                max_magnitude=settings.max_magnitude,
                 offset_lost_policy=settings.offset_lost_policy,
             )
         )
@@ -386,7 +387,7 @@ class IngestWorker:
                 started = time.perf_counter() if not countdown else 0.0
                 try:
                     learner.learn(event, record.partition, record.offset)
-                except LabelError as error:
+                except EventError as error:
                     self._reject(record, Rejection(error.reason, str(error)))
                     continue
                 except Exception as error:  # a model that cannot take these features

@@ -11,7 +11,9 @@ Unknown top-level keys are ignored, so producers can add metadata. A message tha
 fit is not an exception: :func:`decode_event` returns a :class:`Rejection` whose
 :class:`RejectReason` names what is wrong, and the consumer sends the original bytes to the
 dead-letter topic. One non-finite number would poison a ``StandardScaler`` forever, so NaN and
-infinities are refused here, before the model sees them.
+infinities are refused here, before the model sees them; so is any number, feature or label,
+larger in magnitude than ``max_magnitude`` (:data:`DEFAULT_MAX_MAGNITUDE`): a finite 1e200
+overflows the squares inside River's scalers, trees and metrics just as surely.
 
 Examples
 --------
@@ -19,6 +21,8 @@ Examples
 Event(features={'x': 1.5, 'colour': 'red'}, label=True, id=None, ts=None)
 >>> decode_event(b'{"features": {"x": NaN}}').reason
 <RejectReason.NON_FINITE: 'non_finite'>
+>>> decode_event(b'{"features": {"x": 1e200}}').reason
+<RejectReason.OUT_OF_RANGE: 'out_of_range'>
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from typing import Any
 import orjson
 
 __all__ = [
+    "DEFAULT_MAX_MAGNITUDE",
+    "LARGEST_FLOAT",
     "Event",
     "FeatureValue",
     "Label",
@@ -44,7 +50,13 @@ __all__ = [
 FeatureValue = float | int | str | bool
 
 # A JSON integer beyond this overflows to infinity as soon as a model turns it into a float.
-_LARGEST_FLOAT = 1.7976931348623157e308
+LARGEST_FLOAT = 1.7976931348623157e308
+# The largest magnitude a number in an event may have. River squares features and errors
+# (variances, RMSE, split criteria), and a square overflows past about 1e154; 1e15 leaves a
+# factor of 1e139 of headroom for sums over any stream and for standardised values, and it is
+# where a double stops holding every integer (2**53 is about 9e15). A real measurement rarely
+# comes near it; an identifier or a nanosecond timestamp does, and is not a feature.
+DEFAULT_MAX_MAGNITUDE = 1e15
 Label = bool | int | float | str
 
 
@@ -57,6 +69,7 @@ class RejectReason(enum.StrEnum):
     MISSING_FEATURES = "missing_features"
     TOO_MANY_FEATURES = "too_many_features"
     NON_FINITE = "non_finite"
+    OUT_OF_RANGE = "out_of_range"
     WRONG_TYPE = "wrong_type"
     UNKNOWN_LABEL = "unknown_label"
     MODEL_ERROR = "model_error"
@@ -80,16 +93,21 @@ class Rejection:
     detail: str
 
 
-def decode_event(raw: bytes, *, max_features: int = 10_000) -> Event | Rejection:
+def decode_event(
+    raw: bytes,
+    *,
+    max_features: int = 10_000,
+    max_magnitude: float = DEFAULT_MAX_MAGNITUDE,
+) -> Event | Rejection:
     """Decode one message value into an :class:`Event`, or say why it cannot be one."""
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return _decode_slow(raw, max_features)
-    return _validate(document, max_features)
+        return _decode_slow(raw, max_features, max_magnitude)
+    return _validate(document, max_features, max_magnitude)
 
 
-def _decode_slow(raw: bytes, max_features: int) -> Event | Rejection:
+def _decode_slow(raw: bytes, max_features: int, max_magnitude: float) -> Event | Rejection:
     """Tell apart bad UTF-8, bad JSON and JSON with NaN/Infinity (which orjson refuses)."""
     try:
         text = raw.decode("utf-8")
@@ -99,10 +117,10 @@ def _decode_slow(raw: bytes, max_features: int) -> Event | Rejection:
         document = json.loads(text)
     except (ValueError, RecursionError) as error:
         return Rejection(RejectReason.NOT_JSON, f"value is not JSON: {_short(error)}")
-    return _validate(document, max_features)
+    return _validate(document, max_features, max_magnitude)
 
 
-def _validate(document: Any, max_features: int) -> Event | Rejection:
+def _validate(document: Any, max_features: int, max_magnitude: float) -> Event | Rejection:
     if not isinstance(document, dict):
         kind = type(document).__name__
         return Rejection(RejectReason.NOT_OBJECT, f"value is a JSON {kind}, not an object")
@@ -111,14 +129,16 @@ def _validate(document: Any, max_features: int) -> Event | Rejection:
         return Rejection(RejectReason.MISSING_FEATURES, "no 'features' object")
     if not isinstance(features, dict):
         return Rejection(RejectReason.WRONG_TYPE, "'features' is not an object")
-    problem = check_features(features, max_features)
+    problem = check_features(features, max_features, max_magnitude)
     if problem is not None:
         return problem
     label = document.get("label")
     if label is not None and not isinstance(label, bool | int | float | str):
         return Rejection(RejectReason.WRONG_TYPE, "'label' must be a bool, number or string")
-    if isinstance(label, float) and not math.isfinite(label):
-        return Rejection(RejectReason.NON_FINITE, "'label' is not a finite number")
+    if isinstance(label, int | float) and not isinstance(label, bool):
+        problem = _check_number("'label'", label, max_magnitude)
+        if problem is not None:
+            return problem
     event_id = document.get("id")
     if event_id is not None and not isinstance(event_id, str):
         return Rejection(RejectReason.WRONG_TYPE, "'id' must be a string")
@@ -132,7 +152,9 @@ def _validate(document: Any, max_features: int) -> Event | Rejection:
     return Event(features=features, label=label, id=event_id, ts=ts)
 
 
-def check_features(features: dict[str, Any], max_features: int) -> Rejection | None:
+def check_features(
+    features: dict[str, Any], max_features: int, max_magnitude: float = DEFAULT_MAX_MAGNITUDE
+) -> Rejection | None:
     """Return why a features mapping is unusable, or ``None`` when every value is fine."""
     if not features:
         return Rejection(RejectReason.MISSING_FEATURES, "'features' is empty")
@@ -142,23 +164,42 @@ def check_features(features: dict[str, Any], max_features: int) -> Rejection | N
             f"{len(features)} features, more than the limit of {max_features}",
         )
     values = features.values()
-    if all(type(value) is float for value in values) and math.isfinite(sum(values)):
-        # The common event, all floats, in one pass: a NaN or an infinity makes the sum
-        # non-finite (so does an overflow, which the loop below then finds harmless).
+    if (
+        all(type(value) is float for value in values)
+        and math.isfinite(sum(values))
+        and -max_magnitude <= min(values)
+        and max(values) <= max_magnitude
+    ):
+        # The common event, all floats, in a few C-level passes: a NaN or an infinity makes
+        # the sum non-finite (so does an overflow, which the loop below then judges).
         return None
     for name, value in features.items():
-        if isinstance(value, float):
-            if not math.isfinite(value):
-                return Rejection(RejectReason.NON_FINITE, f"feature {name!r} is {value}")
-        elif isinstance(value, int):  # bool is an int too
-            if abs(value) > _LARGEST_FLOAT:
-                return Rejection(RejectReason.NON_FINITE, f"feature {name!r} overflows a float")
-        elif not isinstance(value, str):
+        if isinstance(value, bool | str):
+            continue
+        if isinstance(value, int | float):
+            problem = _check_number(f"feature {name!r}", value, max_magnitude)
+            if problem is not None:
+                return problem
+        else:
             kind = "null" if value is None else type(value).__name__
             return Rejection(
                 RejectReason.WRONG_TYPE,
                 f"feature {name!r} is a {kind}; features are numbers, strings or bools",
             )
+    return None
+
+
+def _check_number(what: str, value: float, max_magnitude: float) -> Rejection | None:
+    """Why a number cannot be learned (not finite, or beyond the magnitude bound), or ``None``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return Rejection(RejectReason.NON_FINITE, f"{what} is {value}")
+    if abs(value) > LARGEST_FLOAT:  # a JSON integer no float can hold
+        return Rejection(RejectReason.NON_FINITE, f"{what} overflows a float")
+    if abs(value) > max_magnitude:
+        return Rejection(
+            RejectReason.OUT_OF_RANGE,
+            f"{what} is {value:.6g}, beyond the magnitude limit of {max_magnitude:g}",
+        )
     return None
 
 

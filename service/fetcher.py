@@ -95,6 +95,7 @@ class FetchPlan:
     max_poll_records: int
     poll_timeout_ms: int
     max_features: int
+    max_magnitude: float
     offset_lost_policy: Literal["resume", "stop"]
 
 
@@ -273,7 +274,10 @@ class _Fetcher:
 
     def _decode(self, record: Any) -> tuple[Any, ...]:
         """A plain tuple (pickled 5× faster than the dataclasses); :func:`_record` reads it."""
-        decoded = decode_event(record.value, max_features=self.plan.max_features)
+        plan = self.plan
+        decoded = decode_event(
+            record.value, max_features=plan.max_features, max_magnitude=plan.max_magnitude
+        )
         if isinstance(decoded, Rejection):
             return (record.partition, record.offset, record.key, record.value, *_reason(decoded))
         return (record.partition, record.offset, record.key, record.value, *_fields(decoded))

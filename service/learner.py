@@ -10,6 +10,14 @@ prediction yet (``None`` or ``{}``); then the retraining strategy's
 strategy that is ``learn_one``, other strategies rebuild, shadow and promote models from it.
 Regressors use ``predict_one`` with ``MAE() + RMSE()``.
 
+An event is learned wholly or not at all. What the model cannot take is refused before
+anything changes (a label outside its classes, a string feature for a model that needs
+numbers), and the model learns before the learner's own counters, metrics and drift watch
+move: a model that raises leaves all of them as they were. Numbers are bounded at the gate
+(:data:`~service.events.DEFAULT_MAX_MAGNITUDE`), and what the model answers is kept finite:
+a regressor's prediction is clipped to the same bound (so an error is at most twice it), a
+prediction that is not a finite number counts as none.
+
 The consumer thread is the only writer. HTTP requests read the same model under
 :attr:`Learner.lock`, which the writer holds for one event at a time, so a request waits behind
 at most one ``learn_one`` and never sees a half-applied update.
@@ -40,7 +48,7 @@ from service.drift.data import FeatureDrift
 from service.drift.log import DriftKind
 from service.drift.watch import DriftWatch
 from service.errors import DriftlineError
-from service.events import Event, FeatureValue, Label, RejectReason
+from service.events import DEFAULT_MAX_MAGNITUDE, Event, FeatureValue, Label, RejectReason
 from service.models import Task
 from service.rolling import RollingMean
 from service.strategies.config import StrategyConfig
@@ -48,7 +56,15 @@ from service.strategies.manager import ManagerStats, ModelManager
 from service.strategies.promotion import PromotionDecision
 from service.strategies.versions import ModelVersion
 
-__all__ = ["DriftValues", "LabelError", "Learner", "MetricValues", "Prediction", "metric_names"]
+__all__ = [
+    "DriftValues",
+    "EventError",
+    "LabelError",
+    "Learner",
+    "MetricValues",
+    "Prediction",
+    "metric_names",
+]
 
 
 def _class_keys(classes: tuple[Label, ...] | None) -> frozenset[tuple[bool, Label]] | None:
@@ -58,12 +74,40 @@ def _class_keys(classes: tuple[Label, ...] | None) -> frozenset[tuple[bool, Labe
     return frozenset((isinstance(c, bool), c) for c in classes)
 
 
-class LabelError(DriftlineError):
-    """An event's label cannot be learned by this model (e.g. a string for a regressor)."""
+class EventError(DriftlineError):
+    """This model cannot learn the event; refused before anything learned from it."""
 
     def __init__(self, message: str, reason: RejectReason = RejectReason.WRONG_TYPE) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+def _finite_probabilities(proba: dict[Label, float] | None) -> dict[Label, float] | None:
+    """The probabilities, or ``None`` when there are none or any is not a finite number."""
+    if not proba:
+        return None
+    try:
+        total = sum(proba.values())
+    except TypeError:
+        return None
+    return proba if math.isfinite(total) else None
+
+
+def _bounded(predicted: Any, bound: float) -> float | None:
+    """A regressor's prediction clipped to ``[-bound, bound]``; ``None`` unless a number."""
+    if predicted is None or isinstance(predicted, bool):
+        return None
+    try:
+        value = float(predicted)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if value != value:  # NaN
+        return None
+    return max(-bound, min(bound, value))
+
+
+class LabelError(EventError):
+    """An event's label cannot be learned by this model (e.g. a string for a regressor)."""
 
 
 _CLASSIFICATION_METRICS = ("accuracy", "log_loss")
@@ -120,8 +164,12 @@ class Learner:
         rolling_window: int,
         drift: DriftWatch | None = None,
         classes: tuple[Label, ...] | None = None,
+        max_magnitude: float = DEFAULT_MAX_MAGNITUDE,
     ) -> None:
         self.manager = manager
+        # A regressor's prediction is clipped to the labels' bound: never further from any
+        # label it may be scored on, and its error squared stays finite.
+        self.max_magnitude = max_magnitude
         # The labels a classifier may learn: a label outside them would silently teach the model
         # a class nobody asked for (or, for a binary model, be read as True).
         self.classes = classes
@@ -131,6 +179,10 @@ class Learner:
             self.classes = (True, False, 0, 1)
         self._class_keys = _class_keys(self.classes)
         self.spec = manager.spec
+        self._numeric_only = manager.spec.numeric_only
+        # The kind each feature was learned as, once any string has been: see _check_kinds.
+        self._numeric_features: set[str] = set()
+        self._nominal_features: set[str] = set()
         self.drift = drift
         self.task: Task = manager.task
         self.lock = threading.Lock()
@@ -143,10 +195,8 @@ class Learner:
         self.cumulative: metrics.base.Metrics
         if self.task == "classification":
             self.cumulative = metrics.Accuracy() + metrics.LogLoss()
-            self._step = self._test_classifier
         else:
             self.cumulative = metrics.MAE() + metrics.RMSE()
-            self._step = self._test_regressor
         # River's Metrics.update gives accuracy the arg-max label and log loss the
         # probabilities; updating the two directly does the same, minus its dispatch cost.
         self._label_metric, self._score_metric = self.cumulative
@@ -165,11 +215,12 @@ class Learner:
         drift: DriftWatch | None = None,
         strategy: StrategyConfig | None = None,
         classes: tuple[Label, ...] | None = None,
+        max_magnitude: float = DEFAULT_MAX_MAGNITUDE,
     ) -> Learner:
         """A learner for a registry model, kept fresh by ``strategy`` (online by default)."""
         config = strategy or StrategyConfig()
         manager = ModelManager.from_config(config, model=model, seed=seed)
-        return cls(manager, rolling_window, drift, classes)
+        return cls(manager, rolling_window, drift, classes, max_magnitude)
 
     @property
     def model(self) -> Any:
@@ -189,11 +240,15 @@ class Learner:
     def __getstate__(self) -> dict[str, Any]:
         """Everything learning changed; the lock is per process and is made anew on restore."""
         state = self.__dict__.copy()
-        del state["lock"], state["_step"]
+        del state["lock"]
         state["_reader_waiting"] = False
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("max_magnitude", DEFAULT_MAX_MAGNITUDE)
+        state.setdefault("_numeric_only", state["spec"].numeric_only)
+        state.setdefault("_numeric_features", set())
+        state.setdefault("_nominal_features", set())
         self.__dict__.update(state)
         self.lock = threading.Lock()
         if not isinstance(self._rolling_label, RollingMean):
@@ -201,9 +256,6 @@ class Learner:
             self._rolling_label = RollingMean(self.rolling_window)
             self._rolling_score = RollingMean(self.rolling_window)
             self._class_keys = _class_keys(self.classes)
-        self._step = (
-            self._test_classifier if self.task == "classification" else self._test_regressor
-        )
 
     # --- writing (the consumer thread only) ---------------------------------------------------
 
@@ -212,9 +264,10 @@ class Learner:
 
         Returns the prequential error (1.0 wrong / 0.0 right for a classifier, the absolute
         error for a regressor), or ``None`` when the event has no label or the model had no
-        prediction yet.
+        prediction yet. Raises :class:`EventError` for an event this model cannot learn, and
+        passes on a model's own error; either way nothing has changed.
         """
-        label = event.label
+        x, label = event.features, event.label
         if self.task == "regression" and (isinstance(label, bool | str)):
             raise LabelError(f"label {label!r} is not a number; a regression model needs one")
         keys = self._class_keys
@@ -222,21 +275,30 @@ class Learner:
             raise LabelError(
                 f"label {label!r} is not one of the model's classes", RejectReason.UNKNOWN_LABEL
             )
+        has_text = str in map(type, x.values())
+        if has_text or self._nominal_features:
+            self._check_kinds(x)
+        drift = self.drift
         with self.lock:
             if label is None:
-                self.events_unlabelled += 1
                 predicted = error = None
+                if drift is not None:
+                    drift.observe(x, None, None, None, offset)
+                self.events_unlabelled += 1
             else:
-                predicted, error = self._step(event.features, label)
+                answer = self._answer(x)
+                self.manager.learn(x, label, offset)  # the only step that may fail
+                if not self._numeric_only:
+                    self._remember_kinds(x, has_text)
+                predicted, error = self._score(label, answer)
                 self.events_learned += 1
                 self.learned_at = event.ts
-            drift_alarm = False
-            if self.drift is not None:
-                alarms_before = self.drift.concept.alarms
-                self.drift.observe(event.features, label, predicted, error, offset)
-                drift_alarm = self.drift.concept.alarms > alarms_before
-            if label is not None:
-                self._after_prediction(event.features, label, predicted, error, offset, drift_alarm)
+                drift_alarm = False
+                if drift is not None:
+                    alarms_before = drift.concept.alarms
+                    drift.observe(x, label, predicted, error, offset)
+                    drift_alarm = drift.concept.alarms > alarms_before
+                self._after_learning(x, label, predicted, error, offset, drift_alarm)
             self.positions[partition] = offset + 1
         if self._reader_waiting:
             # threading.Lock is not fair: hand the lock to a waiting request before the next
@@ -245,12 +307,42 @@ class Learner:
             time.sleep(0)
         return error
 
+    def _check_kinds(self, x: dict[str, FeatureValue]) -> None:
+        """Refuse a string this model cannot take: any, or one where it learned a number.
+
+        River's trees keep a number and a string of the same feature in one splitter and raise
+        half-way through ``learn_one`` when they meet both; the scalers raise on any string.
+        """
+        numeric, nominal = self._numeric_features, self._nominal_features
+        for name, value in x.items():
+            if isinstance(value, str):
+                if self._numeric_only:
+                    raise EventError(
+                        f"feature {name!r} is a string; model {self.spec.name!r} learns numbers "
+                        "only"
+                    )
+                if name in numeric:
+                    raise EventError(f"feature {name!r} is a string; the model learned numbers")
+            elif name in nominal:
+                raise EventError(f"feature {name!r} is a number; the model learned strings")
+
+    def _remember_kinds(self, x: dict[str, FeatureValue], has_text: bool) -> None:
+        """Note which features the model learned as strings, and which as numbers."""
+        if not has_text:
+            self._numeric_features.update(x)
+            return
+        for name, value in x.items():
+            if isinstance(value, str):
+                self._nominal_features.add(name)
+            else:
+                self._numeric_features.add(name)
+
     def skip(self, partition: int, offset: int) -> None:
         """Advance past a message that was not learned (it went to the dead-letter topic)."""
         with self.lock:
             self.positions[partition] = offset + 1
 
-    def _after_prediction(
+    def _after_learning(
         self,
         x: dict[str, FeatureValue],
         y: Label,
@@ -259,40 +351,42 @@ class Learner:
         offset: int,
         drift_alarm: bool,
     ) -> None:
-        """Let the strategy learn the event (and rebuild, promote, roll back)."""
+        """Let the strategy take the learned event (and rebuild, promote, roll back)."""
         manager = self.manager
         version = manager.version
         # Only a rebuilding strategy reads the rolling metric (its metric trigger).
         rolling = self._rolling_label.get() if manager.strategy.rebuilds else math.nan
-        manager.after_prediction(x, y, predicted, error, offset, rolling, drift_alarm)
+        manager.after_learning(x, y, predicted, error, offset, rolling, drift_alarm)
         if manager.version != version and self.drift is not None:
             # A new model serves: its world is the new reference for data drift.
             self.drift.reset_references()
 
-    def _test_classifier(self, x: dict[str, FeatureValue], y: Label) -> tuple[Any, float | None]:
-        proba = self.model.predict_proba_one(x)
-        predicted = error = None
-        if proba:
-            predicted = max(proba, key=proba.get)
+    def _answer(self, x: dict[str, FeatureValue]) -> Any:
+        """The model's finite answer: a classifier's probabilities, a regressor's number."""
+        if self.task == "classification":
+            return _finite_probabilities(self.model.predict_proba_one(x))
+        return _bounded(self.model.predict_one(x), self.max_magnitude)
+
+    def _score(self, y: Label, answer: Any) -> tuple[Any, float | None]:
+        """Update the metrics with one answer; the prediction and its prequential error."""
+        if answer is None:
+            return None, None
+        if self.task == "classification":
+            predicted = max(answer, key=answer.get)
             self._label_metric.update(y, predicted)
             # LogLoss.update is the mean of _eval's per-event loss: compute it once, use it twice.
-            loss = self._score_metric._eval(y, proba)
+            loss = self._score_metric._eval(y, answer)
             self._score_metric._mean.update(loss)
             error = 0.0 if predicted == y else 1.0
             self._rolling_label.add(1.0 - error)
             self._rolling_score.add(loss)
-        return predicted, error
-
-    def _test_regressor(self, x: dict[str, FeatureValue], y: Label) -> tuple[Any, float | None]:
-        predicted = self.model.predict_one(x)
-        error = None
-        if predicted is not None:
-            self._label_metric.update(y, predicted)
-            self._score_metric.update(y, predicted)
-            error = abs(float(y) - float(predicted))
-            self._rolling_label.add(error)
-            self._rolling_score.add(error * error)
-        return predicted, error
+            return predicted, error
+        self._label_metric.update(y, answer)
+        self._score_metric.update(y, answer)
+        error = abs(float(y) - answer)
+        self._rolling_label.add(error)
+        self._rolling_score.add(error * error)
+        return answer, error
 
     # --- reading (any thread) -----------------------------------------------------------------
 
@@ -301,18 +395,25 @@ class Learner:
         return self.predict_many([features])[0]
 
     def predict_many(self, instances: list[dict[str, FeatureValue]]) -> list[Prediction]:
-        """Predict several instances against one consistent model state."""
+        """Predict several instances against one consistent model state.
+
+        Raises :class:`EventError` for an instance this model cannot take.
+        """
         self._reader_waiting = True
         with self.lock:
+            if not self._numeric_only:  # a scaler scores an unseen string as 0, a tree raises
+                for x in instances:
+                    if self._nominal_features or str in map(type, x.values()):
+                        self._check_kinds(x)
             return [self._predict_unlocked(x) for x in instances]
 
     def _predict_unlocked(self, x: dict[str, FeatureValue]) -> Prediction:
+        answer = self._answer(x)
         if self.task == "classification":
-            proba = self.model.predict_proba_one(x)
-            if not proba:
+            if answer is None:
                 return Prediction(None, {})
-            return Prediction(max(proba, key=proba.get), dict(proba))
-        return Prediction(self.model.predict_one(x), None)
+            return Prediction(max(answer, key=answer.get), dict(answer))
+        return Prediction(answer, None)
 
     def values(self) -> MetricValues:
         """A consistent snapshot of counts, positions and metrics."""

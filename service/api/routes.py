@@ -36,7 +36,9 @@ from service.api.schemas import (
     PromotionDecisionPublic,
     ReadinessPublic,
 )
-from service.learner import Learner, Prediction
+from service.config import Settings
+from service.events import check_features
+from service.learner import EventError, Learner, Prediction
 
 __all__ = ["label_key", "router"]
 
@@ -161,18 +163,18 @@ def _is_json(content_type: str | None) -> bool:
 
 
 def _score(
-    learner: Learner, instances: list[PredictRequest], max_features: int
+    learner: Learner, instances: list[PredictRequest], settings: Settings
 ) -> list[Prediction]:
-    # Types and finiteness are the request schema's; only the size limit is a setting.
+    # Types and finiteness are the request schema's; the size and magnitude limits, settings.
     for index, instance in enumerate(instances):
-        if len(instance.features) > max_features:
+        problem = check_features(instance.features, settings.max_features, settings.max_magnitude)
+        if problem is not None:
             where = f"instance {index}: " if len(instances) > 1 else ""
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                f"{where}{len(instance.features)} features, more than the limit of {max_features}",
-            )
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, where + problem.detail)
     try:
         return learner.predict_many([instance.features for instance in instances])
+    except EventError as error:  # e.g. text for a feature the model learned as a number
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
     except Exception as error:  # the model cannot take these features (e.g. text into a scaler)
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -187,7 +189,7 @@ async def predict(request: Request) -> Response:
     body = await _validated_body(request, PredictRequest)
     started = time.perf_counter()
     try:
-        [prediction] = _score(runtime.learner, [body], runtime.settings.max_features)
+        [prediction] = _score(runtime.learner, [body], runtime.settings)
     except HTTPException:
         metrics.predict_errors["predict"].inc()
         raise
@@ -238,7 +240,7 @@ async def predict_batch(request: Request, body: BatchPredictRequest) -> Response
                 status.HTTP_422_UNPROCESSABLE_CONTENT,
                 f"{len(body.instances)} instances, more than the limit of {limit}",
             )
-        predictions = _score(runtime.learner, body.instances, runtime.settings.max_features)
+        predictions = _score(runtime.learner, body.instances, runtime.settings)
     except HTTPException:
         metrics.predict_errors["predict_batch"].inc()
         raise

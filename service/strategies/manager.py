@@ -429,17 +429,40 @@ class ModelManager:
             comes while a rebuild, shadow run or probation is under way is kept until the
             manager is free (and dropped if the serving model changes meanwhile).
         """
+        self.learn(x, y, offset)
+        self.after_learning(x, y, y_pred, error, offset, rolling_metric, drift_alarm)
+
+    def learn(self, x: dict[str, FeatureValue], y: Label, offset: int) -> None:
+        """The serving model learns one labelled event, if the strategy learns online.
+
+        The first half of :meth:`after_prediction`, and the only step a model's own error can
+        stop: when ``learn_one`` raises, nothing of the manager has changed, so the learner can
+        refuse the event whole. :meth:`after_learning` must follow for the same event.
+        """
         seq = self._events_seen
-        self._events_seen += 1
-        sample = seq % CPU_SAMPLE_EVERY == 0
         if seq < self.initial_events or self.strategy.learns_online:
+            sample = seq % CPU_SAMPLE_EVERY == 0
             started = time.thread_time() if sample else 0.0
             self._serving.model.learn_one(x, y)
             self._serving.learned += 1
             self._serving.learned_to_offset = offset
             if sample:
                 self._charge("online", started)
+        self._events_seen = seq + 1
 
+    def after_learning(
+        self,
+        x: dict[str, FeatureValue],
+        y: Label,
+        y_pred: Any,
+        error: float | None,
+        offset: int,
+        rolling_metric: float,
+        drift_alarm: bool,
+    ) -> None:
+        """The rest of :meth:`after_prediction`, after :meth:`learn` took the event."""
+        seq = self._events_seen - 1
+        sample = seq % CPU_SAMPLE_EVERY == 0
         event = Labelled(dict(x), y, offset, seq)
         champion = champion_error(self.task, error)
         if self._probation is not None or self._challenger is not None:
