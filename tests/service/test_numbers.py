@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from service.app import create_app
 from service.config import Settings
-from service.events import DEFAULT_MAX_MAGNITUDE, Event, RejectReason, decode_event
 from service.drift.watch import DriftConfig, DriftWatch
+from service.events import DEFAULT_MAX_MAGNITUDE, Event, RejectReason, decode_event
 from service.learner import EventError, Learner
 from service.models import MODEL_NAMES, build_model
 
