@@ -5,7 +5,7 @@ protocol has no timer while a request is read. :class:`BoundedHttpToolsProtocol`
 
 * a request head (target and header fields) larger than ``max_header_bytes`` gets a 431 and
   the connection is closed. A head still incomplete is measured by the bytes read for it, so
-  at most one read (uvloop reads 256 KiB) is buffered beyond the limit;
+  at most one read (uvloop reads up to 250 KB) is buffered beyond the limit;
 * a request whose head and body are not read within ``request_read_timeout_s`` of its first
   byte gets a 408 (unless a response is already being written) and the connection is closed;
 * a connection idle for ``keep_alive_timeout_s`` is closed, from its opening on (uvicorn
