@@ -13,8 +13,9 @@ from contextlib import ExitStack, asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, disable_created_metrics
+from starlette.requests import ClientDisconnect
 
 import service
 from service.api import router
@@ -105,6 +106,14 @@ def create_app(settings: Settings | None = None, *, consume: bool = True) -> Fas
             {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()
         ]
         return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(ClientDisconnect)
+    async def log_client_disconnect(request: Request, error: ClientDisconnect) -> Response:
+        # A client that hangs up mid-body is routine, not a server error: no traceback.
+        log.debug(
+            "client disconnected before sending its body: %s %s", request.method, request.url.path
+        )
+        return Response(status_code=400)  # nobody reads it: uvicorn drops it
 
     return app
 

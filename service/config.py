@@ -212,6 +212,25 @@ class Settings(BaseSettings, StrategyConfig):
     max_body_bytes: int = Field(
         1_048_576, ge=1, description="Largest HTTP request body accepted; larger ones get a 413."
     )
+    max_header_bytes: int = Field(
+        65_536,
+        ge=1024,
+        description=(
+            "Largest HTTP request head (target and header fields); a larger one gets a 431 and "
+            "its connection is closed."
+        ),
+    )
+    request_read_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "Longest time to read one request's head and body from its first byte; after it "
+            "the client gets a 408 and its connection is closed."
+        ),
+    )
+    keep_alive_timeout_s: int = Field(
+        5, ge=1, description="An HTTP connection idle this long, even a new one, is closed."
+    )
     max_batch_instances: int = Field(
         1000, ge=1, description="Most instances one /predict/batch request may carry."
     )

@@ -1,7 +1,7 @@
 """Admin endpoints: operations that change the running service, behind a bearer token.
 
 With no ``DRIFTLINE_ADMIN_TOKEN`` configured they are disabled (403), never open. The token is
-compared in constant time.
+compared exactly (``Bearer``, one space, the token; no whitespace around it) in constant time.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
@@ -26,6 +26,7 @@ _bearer = HTTPBearer(auto_error=False, description="DRIFTLINE_ADMIN_TOKEN")
 
 
 def require_admin(
+    request: Request,
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
@@ -38,7 +39,9 @@ def require_admin(
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token", challenge)
-    if not hmac.compare_digest(credentials.credentials.encode(), token.get_secret_value().encode()):
+    # HTTPBearer strips the credentials; a token with whitespace around it is another token.
+    _, _, given = request.headers.get("authorization", "").partition(" ")
+    if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong bearer token", challenge)
 
 

@@ -138,7 +138,8 @@ async def _validated_body(request: Request, model: type[_Body]) -> _Body:
                     }
                 ]
             ) from error
-        except ValueError as error:  # not UTF-8 (or -16/-32)
+        except Exception as error:  # not UTF-8 (or -16/-32), too deep, an int too long
+            # FastAPI's answer to a body its parser cannot read, as /predict/batch gets it.
             raise HTTPException(
                 status.HTTP_400_BAD_REQUEST, "There was an error parsing the body"
             ) from error

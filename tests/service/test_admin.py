@@ -81,3 +81,15 @@ def test_secrets_appear_neither_in_metrics_nor_logs_nor_errors(
     exposed += caplog.text + repr(settings) + str(settings)
     for secret in (password, key, TOKEN):
         assert secret not in exposed
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [f"Bearer  {TOKEN}", f"Bearer \t{TOKEN}", f"Bearer {TOKEN} ", f"Bearer {TOKEN}\t"],
+    ids=["two-spaces", "tab-before", "space-after", "tab-after"],
+)
+def test_the_token_with_whitespace_around_it_is_refused(authorization: str) -> None:
+    with client_with(admin_token=TOKEN) as client:
+        response = client.post("/admin/checkpoint", headers={"Authorization": authorization})
+    assert response.status_code == 401
+    assert response.json()["detail"] == "wrong bearer token"
