@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import tenacity
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
@@ -56,6 +57,11 @@ _RETRY_PAUSE_S = 1.0
 LEARN_TIMING_EVERY = 16
 # No max_events: more events than any stream will ever hold.
 _UNLIMITED = 2**62
+# A fetch process that died is replaced after a pause that doubles with each death in a row
+# (1 s, 2 s, 4 s, ... at most 30 s): a record or a fault that kills every child costs a
+# restart every 30 s, not a busy loop, and its cause stays in the log and on /ready.
+_FETCH_RESTART_WAIT = tenacity.wait_exponential(multiplier=_RETRY_PAUSE_S, max=30.0)
+_FETCH_RESTARTS = tenacity.Retrying(wait=_FETCH_RESTART_WAIT)
 
 
 @dataclass
@@ -316,8 +322,9 @@ class IngestWorker:
                         "DRIFTLINE_OFFSET_LOST_POLICY=stop"
                     ) from error
                 # Nothing it held was learned, so nothing is lost: start another from here.
-                log.warning("%s: starting another from the learned offsets", error)
-                self._stop.wait(_RETRY_PAUSE_S)
+                self._fetch_failed(error)
+                if self._stop.is_set():
+                    break
                 fetch = self._fetch = self._start_fetch()
                 continue
             now = time.monotonic()
@@ -325,6 +332,8 @@ class IngestWorker:
             records: list[FetchedRecord] = []
             if received is not None:
                 records, status = received
+                if self.state.fetch_failures:
+                    self.state.fetch_failures, self.state.fetch_problem = 0, None
                 self._apply(status)
             handled = self._handle(records) if records else 0
             if received is not None:
@@ -351,12 +360,35 @@ class IngestWorker:
                 self._commit()
                 next_commit = now + self.settings.commit_interval_s
 
+    def _fetch_failed(self, error: FetchError) -> None:
+        """Count a dead fetch process, publish why, and wait before the next (or until stopped)."""
+        self.metrics.fetch_restarts.inc()
+        state = self.state
+        state.fetch_failures += 1
+        state.fetch_problem = str(error)
+        retry = tenacity.RetryCallState(_FETCH_RESTARTS, None, (), {})
+        retry.attempt_number = state.fetch_failures
+        pause = _FETCH_RESTART_WAIT(retry)
+        log.warning(
+            "%s (%d in a row without a batch): starting another from the learned offsets in %.0f s",
+            error,
+            state.fetch_failures,
+            pause,
+        )
+        self._stop.wait(pause)
+
     def _apply(self, status: FetchStatus) -> None:
         """Take in the fetch process's view: connection, high watermarks, records lost."""
         self.state.connected = status.connected
         self._highwater = status.highwater
         for partition, lost in status.lost.items():
             self.metrics.records_lost.labels(str(partition)).inc(lost)
+        for partition, offset in status.skipped_to.items():
+            # The lost records are passed for good: the position (and the next checkpoint)
+            # says so, so a restart does not count them again and the lag is against the log.
+            if self.learner.positions.get(partition, self._start.get(partition, 0)) < offset:
+                self.learner.skip(partition, offset - 1)
+                self._since_checkpoint += 1
 
     def _handle(self, records: Sequence[FetchedRecord]) -> int:
         """Test-then-train ``records`` in the order given until done, stopped or at max_events.

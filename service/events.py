@@ -60,6 +60,10 @@ class RejectReason(enum.StrEnum):
     WRONG_TYPE = "wrong_type"
     UNKNOWN_LABEL = "unknown_label"
     MODEL_ERROR = "model_error"
+    NULL_VALUE = "null_value"
+    """The record has no value at all (a tombstone)."""
+    BAD_RECORD = "bad_record"
+    """The Kafka client cannot parse the record itself (e.g. a header key that is not UTF-8)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,17 +84,23 @@ class Rejection:
     detail: str
 
 
-def decode_event(raw: bytes, *, max_features: int = 10_000) -> Event | Rejection:
-    """Decode one message value into an :class:`Event`, or say why it cannot be one."""
+def decode_event(raw: bytes | None, *, max_features: int = 10_000) -> Event | Rejection:
+    """Decode one message value into an :class:`Event`, or say why it cannot be one.
+
+    ``None`` is a record without a value (a tombstone): orjson refuses it, like any bad
+    input, so the check costs the common path nothing.
+    """
     try:
-        document = orjson.loads(raw)
+        document = orjson.loads(raw)  # type: ignore[arg-type]  # None raises, see above
     except orjson.JSONDecodeError:
         return _decode_slow(raw, max_features)
     return _validate(document, max_features)
 
 
-def _decode_slow(raw: bytes, max_features: int) -> Event | Rejection:
+def _decode_slow(raw: bytes | None, max_features: int) -> Event | Rejection:
     """Tell apart bad UTF-8, bad JSON and JSON with NaN/Infinity (which orjson refuses)."""
+    if raw is None:
+        return Rejection(RejectReason.NULL_VALUE, "the record has no value (a tombstone)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
