@@ -26,7 +26,7 @@ from typing import Any
 
 import tenacity
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, MessageSizeTooLargeError
 from kafka.structs import OffsetAndMetadata
 
 from service.config import Settings
@@ -452,30 +452,37 @@ class IngestWorker:
     def _reject(self, record: FetchedRecord, rejection: Rejection) -> None:
         """Send a refused message to the dead-letter topic and wait for the broker's ack."""
         assert self._dead_letters is not None
-        headers = [
-            (name, value.encode())
-            for name, value in zip(
-                DEAD_LETTER_HEADERS,
-                (
-                    rejection.reason.value,
-                    rejection.detail,
-                    self.settings.topic,
-                    str(record.partition),
-                    str(record.offset),
-                ),
-                strict=True,
-            )
-        ]
+        detail = rejection.detail
+        # kafka-python sends no record without a key and a value: a tombstone without a key
+        # goes as an empty value (its reason, null_value, says what it was).
+        value = b"" if record.value is None and record.key is None else record.value
         while True:
+            headers = [
+                (name, text.encode())
+                for name, text in zip(
+                    DEAD_LETTER_HEADERS,
+                    (
+                        rejection.reason.value,
+                        detail,
+                        self.settings.topic,
+                        str(record.partition),
+                        str(record.offset),
+                    ),
+                    strict=True,
+                )
+            ]
             try:
                 future = self._dead_letters.send(
-                    self.settings.dead_letter_topic,
-                    value=record.value,
-                    key=record.key,
-                    headers=headers,
+                    self.settings.dead_letter_topic, value=value, key=record.key, headers=headers
                 )
                 future.get(timeout=_DEAD_LETTER_ACK_TIMEOUT_S)
                 break
+            except MessageSizeTooLargeError:
+                if not value:
+                    raise
+                # The headers tipped it over the limit: the value cannot travel, its place can.
+                detail = f"{rejection.detail} (the {len(value)}-byte value was too large to copy)"
+                value = b"" if record.key is None else None
             except KafkaError as error:
                 # The offset must not be passed before its dead letter is safe: keep trying.
                 log.warning("dead letter for offset %d not acknowledged: %s", record.offset, error)
