@@ -274,6 +274,9 @@ class _Fetcher:
         self._next_connection_check = 0.0
         self._lost: dict[int, int] = {}
         self._skipped_to: dict[int, int] = {}
+        # Records kafka-python could not parse, by (partition, offset), until they are sent.
+        self._unreadable: set[tuple[int, int]] = set()
+        self._handed_over = kafka_records.handed_over()
 
     def run(self, commands: Connection) -> None:
         while True:
@@ -289,7 +292,12 @@ class _Fetcher:
                 self._on_offsets_lost(error)
                 continue
             records = self.order.records(batch)
-            rows = [self._decode(record) for record in records]
+            if kafka_records.handed_over() != self._handed_over:  # rare: see _find_unreadable
+                self._find_unreadable(batch)
+            if self._unreadable:
+                rows = [self._decode_checked(record) for record in records]
+            else:
+                rows = [self._decode(record) for record in records]
             try:
                 self.records.send_bytes(
                     pickle.dumps((rows, self._status()), protocol=pickle.HIGHEST_PROTOCOL)
@@ -297,18 +305,37 @@ class _Fetcher:
             except (BrokenPipeError, OSError):  # the learner stopped reading: we are done
                 return
 
+    def _find_unreadable(self, batch: dict[Any, list[Any]]) -> None:
+        """Note the records of this poll that kafka-python could not parse (it counts them).
+
+        They are looked for only in a poll that brought some, so the common path pays one
+        comparison a poll, not a check a record; the merge may give them out polls later, so
+        they are remembered by place until then.
+        """
+        self._handed_over = kafka_records.handed_over()
+        for records in batch.values():
+            for record in records:
+                if record.headers.__class__ is UnreadableHeaders:
+                    self._unreadable.add((record.partition, record.offset))
+
+    def _decode_checked(self, record: Any) -> tuple[Any, ...]:
+        """:meth:`_decode`, but a record kafka-python could not parse is a ``bad_record``."""
+        place = (record.partition, record.offset)
+        if place not in self._unreadable:
+            return self._decode(record)
+        self._unreadable.discard(place)
+        problem = getattr(record.headers, "problem", "its headers were read again")
+        return (
+            record.partition,
+            record.offset,
+            record.key,
+            record.value,
+            RejectReason.BAD_RECORD.value,
+            f"the Kafka client cannot parse this record: {problem}",
+        )
+
     def _decode(self, record: Any) -> tuple[Any, ...]:
         """A plain tuple (pickled 5× faster than the dataclasses); :func:`_record` reads it."""
-        if record.headers.__class__ is UnreadableHeaders:  # see service.kafka_records
-            detail = f"the Kafka client cannot parse this record: {record.headers.problem}"
-            return (
-                record.partition,
-                record.offset,
-                record.key,
-                record.value,
-                RejectReason.BAD_RECORD.value,
-                detail,
-            )
         decoded = decode_event(record.value, max_features=self.plan.max_features)
         if isinstance(decoded, Rejection):
             return (record.partition, record.offset, record.key, record.value, *_reason(decoded))

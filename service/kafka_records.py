@@ -19,9 +19,10 @@ one in the batch can never be read. Seeking past the bad offset does not help.
 parser) swaps ``DefaultRecordBatch.__next__`` for a copy whose *failure* branch reads the
 record again, tolerantly: a record whose only fault is a header key that is not UTF-8 comes out
 as a normal record whose ``headers`` is an :class:`UnreadableHeaders` (empty, so kafka-python's
-own bookkeeping of header sizes works) carrying the raw header bytes and what is wrong, and the
-batch goes on with the next record. The fetch process dead-letters it by offset with its key
-and value. A batch whose structure is broken (which a broker validating its input never
+own bookkeeping of header sizes works) carrying the raw header bytes and what is wrong, the
+batch goes on with the next record, and :func:`handed_over` counts it (so a reader looks for
+such records only in a poll that brought some). The fetch process dead-letters it by offset
+with its key and value. A batch whose structure is broken (which a broker validating its input never
 stores) still raises: that is the fetch process's named failure, restarted with backoff and
 reported by ``/ready``. The common path runs the library's own code unchanged: the copy differs
 only after an exception.
@@ -46,10 +47,15 @@ from kafka.errors import CorruptRecordError
 from kafka.record.default_records import DefaultRecord, DefaultRecordBatch
 from kafka.record.util import decode_varint
 
-__all__ = ["UnreadableHeaders", "install"]
+__all__ = ["UnreadableHeaders", "handed_over", "install"]
 
 # How many bytes of a bad header key the problem quotes.
 _QUOTED_KEY_BYTES = 32
+# The library's own iterator, kept for tests that show what it does.
+_library_next = DefaultRecordBatch.__next__
+# Records handed over so far in this process: a reader compares it once a poll, so the records
+# of the common poll need no check each.
+_handed_over = 0
 
 
 class UnreadableHeaders(list[tuple[str, bytes | None]]):
@@ -68,6 +74,11 @@ def install() -> None:
     """Make kafka-python's v2 batch iterator hand over records with non-UTF-8 header keys."""
     DefaultRecordBatch.__next__ = _next
     DefaultRecordBatch.next = _next
+
+
+def handed_over() -> int:
+    """How many unparsable records this process's parser has handed over so far."""
+    return _handed_over
 
 
 def _next(self: Any) -> Any:
@@ -140,6 +151,8 @@ def _read_tolerantly(batch: Any) -> DefaultRecord | None:
         return None
     if pos - start != length or pos > len(buffer) or problem is None:
         return None  # broken structure, or a failure this reader does not know
+    global _handed_over
+    _handed_over += 1
     batch._pos = pos
     headers = UnreadableHeaders(bytes(buffer[headers_start:pos]), problem)
     return DefaultRecord(
