@@ -31,11 +31,15 @@ class KcatRecord:
     headers: tuple[tuple[bytes, bytes | None], ...] = ()
 
 
-def kcat_produce(bootstrap_servers: str, topic: str, record: KcatRecord) -> None:
-    """Produce ``record`` to partition 0 of ``topic`` and wait for the broker's ack."""
+def kcat_produce(bootstrap_servers: str, topic: str, record: KcatRecord, *options: str) -> None:
+    """Produce ``record`` to partition 0 of ``topic`` and wait for the broker's ack.
+
+    ``options`` go to kcat as they are (e.g. ``-X message.max.bytes=...``).
+    """
     kcat = shutil.which("kcat")
     assert kcat is not None, "kcat is missing: run scripts/bootstrap.sh"
     command: list[bytes | str] = [kcat, "-P", "-b", bootstrap_servers, "-t", topic, "-p", "0"]
+    command += options
     for name, value in record.headers:
         command += ["-H", name if value is None else name + b"=" + value]
     with tempfile.TemporaryDirectory() as folder:

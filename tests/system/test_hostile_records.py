@@ -146,3 +146,51 @@ def test_any_record_is_learned_or_dead_lettered_with_its_reason_in_offset_order(
         and event.label is not None
     )
     assert metrics.registry.get_sample_value("driftline_fetch_restarts_total") == 0  # no loop
+
+
+# The largest value a topic takes by default (max.message.bytes 1,048,588 for the whole
+# batch), bigger than a dead letter may be once Driftline's headers are added to it (the
+# producer's max_request_size, 1,048,576).
+LARGEST_VALUE = 1_048_450
+
+
+def test_a_record_too_large_to_copy_is_dead_lettered_without_its_value(
+    kafka_broker, new_topic
+) -> None:
+    topic = new_topic()
+    record = KcatRecord(value=b"\xff" * LARGEST_VALUE, key=b"big")
+    kcat_produce(kafka_broker.bootstrap_servers, topic, record, "-X", "message.max.bytes=1100000")
+    kcat_produce(kafka_broker.bootstrap_servers, topic, KcatRecord(value=b"[1]", key=b"after"))
+    service_settings = Settings(
+        bootstrap_servers=kafka_broker.bootstrap_servers,
+        topic=topic,
+        dead_letter_topic=f"{topic}.dlq",
+        group_id=topic,
+        model="logreg",
+        drift_detection=False,
+    )
+    learner = Learner.for_model("logreg", rolling_window=service_settings.rolling_window)
+    worker = IngestWorker(
+        service_settings,
+        learner,
+        ServiceMetrics(CollectorRegistry()),
+        ConsumerState(),
+        max_events=2,
+        idle_timeout=30.0,
+    )
+    worker.start()
+    worker.join(60)
+    worker.stop()
+    assert worker.error is None
+    assert learner.positions == {0: 2}  # passed, not retried for ever
+    consumer = KafkaConsumer(
+        f"{topic}.dlq",
+        bootstrap_servers=kafka_broker.bootstrap_servers,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=3_000,
+    )
+    letters = list(consumer)
+    consumer.close()
+    assert [(r.key, r.value) for r in letters] == [(b"big", None), (b"after", b"[1]")]
+    detail = dict(letters[0].headers)["driftline.detail"].decode()
+    assert f"the {LARGEST_VALUE}-byte value was too large to copy" in detail
