@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["KcatRecord", "kcat_produce"]
+__all__ = ["KcatRecord", "kcat_produce", "kcat_produce_together"]
 
 # The key/value delimiter of kcat's line mode; records sent that way never hold it in the key.
 KEY_DELIMITER = b":"
@@ -59,4 +59,27 @@ def kcat_produce(bootstrap_servers: str, topic: str, record: KcatRecord, *option
                 command.append("-Z")
             stdin = (record.key or b"") + KEY_DELIMITER + b"\n"
         done = subprocess.run(command, input=stdin, capture_output=True, timeout=_TIMEOUT_S)
+    assert done.returncode == 0 and not done.stderr, done.stderr.decode(errors="replace")
+
+
+def kcat_produce_together(
+    bootstrap_servers: str,
+    topic: str,
+    values: list[bytes],
+    headers: tuple[tuple[bytes, bytes], ...],
+) -> None:
+    """Produce non-empty ``values`` in one kcat run, all with ``headers``: one record batch."""
+    kcat = shutil.which("kcat")
+    assert kcat is not None, "kcat is missing: run scripts/bootstrap.sh"
+    command: list[bytes | str] = [kcat, "-P", "-b", bootstrap_servers, "-t", topic, "-p", "0"]
+    command += ["-X", "linger.ms=1000"]  # one batch, whatever the machine's speed
+    for name, value in headers:
+        command += ["-H", name + b"=" + value]
+    with tempfile.TemporaryDirectory() as folder:
+        for index, value in enumerate(values):
+            assert value
+            path = Path(folder) / f"value-{index:04d}"
+            path.write_bytes(value)
+            command.append(str(path))
+        done = subprocess.run(command, capture_output=True, timeout=_TIMEOUT_S)
     assert done.returncode == 0 and not done.stderr, done.stderr.decode(errors="replace")

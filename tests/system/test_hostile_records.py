@@ -22,7 +22,7 @@ from service.consumer import IngestWorker
 from service.events import Event, Rejection, decode_event
 from service.learner import Learner
 from service.metrics import ConsumerState, ServiceMetrics
-from tests.system.kcat import KEY_DELIMITER, KcatRecord, kcat_produce
+from tests.system.kcat import KEY_DELIMITER, KcatRecord, kcat_produce, kcat_produce_together
 
 pytestmark = pytest.mark.kafka
 
@@ -194,3 +194,51 @@ def test_a_record_too_large_to_copy_is_dead_lettered_without_its_value(
     assert [(r.key, r.value) for r in letters] == [(b"big", None), (b"after", b"[1]")]
     detail = dict(letters[0].headers)["driftline.detail"].decode()
     assert f"the {LARGEST_VALUE}-byte value was too large to copy" in detail
+
+
+def test_a_batch_of_unparsable_records_is_passed_even_by_a_fetch_that_starts_inside_it(
+    kafka_broker, new_topic
+) -> None:
+    # kafka-python parses a batch from its first record whatever offset it fetches from: a
+    # fetch process started at offset 2 of this batch reads offsets 0 and 1 again first.
+    topic = new_topic()
+    event = b'{"features": {"x": 1.0}, "label": true}'
+    kcat_produce_together(
+        kafka_broker.bootstrap_servers, topic, [event] * 4, headers=((b"\xc3\x28", b"v"),)
+    )
+    kcat_produce(kafka_broker.bootstrap_servers, topic, KcatRecord(value=event))
+    service_settings = Settings(
+        bootstrap_servers=kafka_broker.bootstrap_servers,
+        topic=topic,
+        dead_letter_topic=f"{topic}.dlq",
+        group_id=topic,
+        model="logreg",
+        drift_detection=False,
+    )
+    learner = Learner.for_model("logreg", rolling_window=service_settings.rolling_window)
+    for handled in (2, 3):  # the second worker (and fetch process) starts at offset 2
+        worker = IngestWorker(
+            service_settings,
+            learner,
+            ServiceMetrics(CollectorRegistry()),
+            ConsumerState(),
+            max_events=handled,
+            idle_timeout=30.0,
+        )
+        worker.start()
+        worker.join(60)
+        worker.stop()
+        assert worker.error is None
+    assert learner.positions == {0: 5}
+    assert learner.events_learned == 1  # the one after the batch
+    consumer = KafkaConsumer(
+        f"{topic}.dlq",
+        bootstrap_servers=kafka_broker.bootstrap_servers,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=3_000,
+    )
+    letters = [(dict(r.headers), r.value) for r in consumer]
+    consumer.close()
+    assert [(h["driftline.offset"], h["driftline.reason"], v) for h, v in letters] == [
+        (str(offset).encode(), b"bad_record", event) for offset in range(4)
+    ]
