@@ -2,7 +2,8 @@
 # Idempotent set-up of everything Driftline needs on a fresh Debian machine:
 #   - a virtualenv (.venv) with the project and its dev tools, pinned by constraints.txt;
 #   - Debian's prometheus package (prometheus + promtool), unless DRIFTLINE_SKIP_PROMETHEUS=1,
-#     and wrk and hey, the HTTP load generators of the benchmarks (python -m bench): tools of
+#     wrk and hey, the HTTP load generators of the benchmarks (python -m bench), and kcat, a
+#     Kafka client nobody here wrote, for the record property tests: tools of
 #     the tests, all skipped with DRIFTLINE_SKIP_TEST_TOOLS=1 (what scripts/run.sh sets);
 #   - the Apache Kafka broker jars from Maven Central, into a cache outside the repository.
 # Re-running it when everything is present takes about a second.
@@ -37,6 +38,8 @@ if [ "${DRIFTLINE_SKIP_TEST_TOOLS:-0}" != 1 ]; then
     fi
     command -v wrk >/dev/null 2>&1 || missing+=(wrk)
     command -v hey >/dev/null 2>&1 || missing+=(hey)
+    # kcat (librdkafka's client) produces the hostile records of the Kafka property tests.
+    command -v kcat >/dev/null 2>&1 || missing+=(kcat)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
     say "installing Debian packages: ${missing[*]}"

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import tenacity
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, MessageSizeTooLargeError
 from kafka.structs import OffsetAndMetadata
 
 from service.config import Settings
@@ -56,6 +57,11 @@ _RETRY_PAUSE_S = 1.0
 LEARN_TIMING_EVERY = 16
 # No max_events: more events than any stream will ever hold.
 _UNLIMITED = 2**62
+# A fetch process that died is replaced after a pause that doubles with each death in a row
+# (1 s, 2 s, 4 s, ... at most 30 s): a record or a fault that kills every child costs a
+# restart every 30 s, not a busy loop, and its cause stays in the log and on /ready.
+_FETCH_RESTART_WAIT = tenacity.wait_exponential(multiplier=_RETRY_PAUSE_S, max=30.0)
+_FETCH_RESTARTS = tenacity.Retrying(wait=_FETCH_RESTART_WAIT)
 
 
 @dataclass
@@ -317,8 +323,9 @@ class IngestWorker:
                         "DRIFTLINE_OFFSET_LOST_POLICY=stop"
                     ) from error
                 # Nothing it held was learned, so nothing is lost: start another from here.
-                log.warning("%s: starting another from the learned offsets", error)
-                self._stop.wait(_RETRY_PAUSE_S)
+                self._fetch_failed(error)
+                if self._stop.is_set():
+                    break
                 fetch = self._fetch = self._start_fetch()
                 continue
             now = time.monotonic()
@@ -326,6 +333,8 @@ class IngestWorker:
             records: list[FetchedRecord] = []
             if received is not None:
                 records, status = received
+                if self.state.fetch_failures:
+                    self.state.fetch_failures, self.state.fetch_problem = 0, None
                 self._apply(status)
             handled = self._handle(records) if records else 0
             if received is not None:
@@ -352,12 +361,35 @@ class IngestWorker:
                 self._commit()
                 next_commit = now + self.settings.commit_interval_s
 
+    def _fetch_failed(self, error: FetchError) -> None:
+        """Count a dead fetch process, publish why, and wait before the next (or until stopped)."""
+        self.metrics.fetch_restarts.inc()
+        state = self.state
+        state.fetch_failures += 1
+        state.fetch_problem = str(error)
+        retry = tenacity.RetryCallState(_FETCH_RESTARTS, None, (), {})
+        retry.attempt_number = state.fetch_failures
+        pause = _FETCH_RESTART_WAIT(retry)
+        log.warning(
+            "%s (%d in a row without a batch): starting another from the learned offsets in %.0f s",
+            error,
+            state.fetch_failures,
+            pause,
+        )
+        self._stop.wait(pause)
+
     def _apply(self, status: FetchStatus) -> None:
         """Take in the fetch process's view: connection, high watermarks, records lost."""
         self.state.connected = status.connected
         self._highwater = status.highwater
         for partition, lost in status.lost.items():
             self.metrics.records_lost.labels(str(partition)).inc(lost)
+        for partition, offset in status.skipped_to.items():
+            # The lost records are passed for good: the position (and the next checkpoint)
+            # says so, so a restart does not count them again and the lag is against the log.
+            if self.learner.positions.get(partition, self._start.get(partition, 0)) < offset:
+                self.learner.skip(partition, offset - 1)
+                self._since_checkpoint += 1
 
     def _handle(self, records: Sequence[FetchedRecord]) -> int:
         """Test-then-train ``records`` in the order given until done, stopped or at max_events.
@@ -421,30 +453,37 @@ class IngestWorker:
     def _reject(self, record: FetchedRecord, rejection: Rejection) -> None:
         """Send a refused message to the dead-letter topic and wait for the broker's ack."""
         assert self._dead_letters is not None
-        headers = [
-            (name, value.encode())
-            for name, value in zip(
-                DEAD_LETTER_HEADERS,
-                (
-                    rejection.reason.value,
-                    rejection.detail,
-                    self.settings.topic,
-                    str(record.partition),
-                    str(record.offset),
-                ),
-                strict=True,
-            )
-        ]
+        detail = rejection.detail
+        # kafka-python sends no record without a key and a value: a tombstone without a key
+        # goes as an empty value (its reason, null_value, says what it was).
+        value = b"" if record.value is None and record.key is None else record.value
         while True:
+            headers = [
+                (name, text.encode())
+                for name, text in zip(
+                    DEAD_LETTER_HEADERS,
+                    (
+                        rejection.reason.value,
+                        detail,
+                        self.settings.topic,
+                        str(record.partition),
+                        str(record.offset),
+                    ),
+                    strict=True,
+                )
+            ]
             try:
                 future = self._dead_letters.send(
-                    self.settings.dead_letter_topic,
-                    value=record.value,
-                    key=record.key,
-                    headers=headers,
+                    self.settings.dead_letter_topic, value=value, key=record.key, headers=headers
                 )
                 future.get(timeout=_DEAD_LETTER_ACK_TIMEOUT_S)
                 break
+            except MessageSizeTooLargeError:
+                if not value:
+                    raise
+                # The headers tipped it over the limit: the value cannot travel, its place can.
+                detail = f"{rejection.detail} (the {len(value)}-byte value was too large to copy)"
+                value = b"" if record.key is None else None
             except KafkaError as error:
                 # The offset must not be passed before its dead letter is safe: keep trying.
                 log.warning("dead letter for offset %d not acknowledged: %s", record.offset, error)

@@ -73,6 +73,10 @@ class RejectReason(enum.StrEnum):
     WRONG_TYPE = "wrong_type"
     UNKNOWN_LABEL = "unknown_label"
     MODEL_ERROR = "model_error"
+    NULL_VALUE = "null_value"
+    """The record has no value at all (a tombstone)."""
+    BAD_RECORD = "bad_record"
+    """The Kafka client cannot parse the record itself (e.g. a header key that is not UTF-8)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,21 +98,27 @@ class Rejection:
 
 
 def decode_event(
-    raw: bytes,
+    raw: bytes | None,
     *,
     max_features: int = 10_000,
     max_magnitude: float = DEFAULT_MAX_MAGNITUDE,
 ) -> Event | Rejection:
-    """Decode one message value into an :class:`Event`, or say why it cannot be one."""
+    """Decode one message value into an :class:`Event`, or say why it cannot be one.
+
+    ``None`` is a record without a value (a tombstone): orjson refuses it, like any bad
+    input, so the check costs the common path nothing.
+    """
     try:
-        document = orjson.loads(raw)
+        document = orjson.loads(raw)  # type: ignore[arg-type]  # None raises, see above
     except orjson.JSONDecodeError:
         return _decode_slow(raw, max_features, max_magnitude)
     return _validate(document, max_features, max_magnitude)
 
 
-def _decode_slow(raw: bytes, max_features: int, max_magnitude: float) -> Event | Rejection:
+def _decode_slow(raw: bytes | None, max_features: int, max_magnitude: float) -> Event | Rejection:
     """Tell apart bad UTF-8, bad JSON and JSON with NaN/Infinity (which orjson refuses)."""
+    if raw is None:
+        return Rejection(RejectReason.NULL_VALUE, "the record has no value (a tombstone)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:

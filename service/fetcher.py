@@ -22,6 +22,7 @@ import contextlib
 import logging
 import os
 import pickle
+import re
 import subprocess
 import sys
 import time
@@ -32,8 +33,10 @@ from typing import Any, Literal, NamedTuple
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError, OffsetOutOfRangeError
 
+from service import kafka_records
 from service.errors import DriftlineError
 from service.events import Event, Rejection, RejectReason, decode_event
+from service.kafka_records import UnreadableHeaders
 from service.ordering import PartitionMerge
 
 __all__ = [
@@ -44,6 +47,7 @@ __all__ = [
     "FetchStatus",
     "FetchedRecord",
     "PollOrder",
+    "child_environment",
 ]
 
 log = logging.getLogger(__name__)
@@ -63,6 +67,13 @@ _CONNECTION_CHECK_S = 1.0
 _BUFFERED_POLLS = 10
 # How long a stopping child may take before it is killed.
 _STOP_TIMEOUT_S = 5.0
+# The child needs no setting from the environment (the plan brings them on the pipe), least of
+# all a secret: it gets the parent's environment without these variables.
+_WITHHELD_FROM_CHILD = re.compile(
+    r"^DRIFTLINE_|SECRET|TOKEN|PASSW|CREDENTIAL|PRIVATE|(^|_)(API_?)?KEY(S)?($|_)", re.IGNORECASE
+)
+# A failing child's last words travel to the learner (and /ready) at most this long.
+_FAILURE_CHARS = 300
 
 
 # The child's exit status when DRIFTLINE_OFFSET_LOST_POLICY=stop stopped it: not a failure to
@@ -108,6 +119,15 @@ class FetchStatus:
     """Per partition, the end of the log as the last fetch response said (absent: unknown)."""
     lost: dict[int, int] = field(default_factory=dict)
     """Records skipped since the last status because their offsets left the topic."""
+    skipped_to: dict[int, int] = field(default_factory=dict)
+    """Where those partitions go on: the oldest offset still in the topic, the learner's next."""
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """The child's last frame when an error stops it: what the learner reports."""
+
+    reason: str
 
 
 class FetchedRecord(NamedTuple):
@@ -132,6 +152,7 @@ class FetchProcess:
             [sys.executable, "-m", "service.fetcher"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            env=child_environment(os.environ),
         )
         assert self._process.stdin is not None and self._process.stdout is not None
         self._commands = Connection(os.dup(self._process.stdin.fileno()), readable=False)
@@ -156,7 +177,11 @@ class FetchProcess:
         except (EOFError, OSError) as error:
             code = self._process.wait(timeout=_STOP_TIMEOUT_S)
             raise FetchError(f"the fetch process exited (status {code})", code) from error
-        rows, status = pickle.loads(frame)  # our own child, our own types
+        loaded = pickle.loads(frame)  # our own child, our own types
+        if type(loaded) is _Failure:
+            code = self._process.wait(timeout=_STOP_TIMEOUT_S)
+            raise FetchError(f"the fetch process failed: {loaded.reason}", code)
+        rows, status = loaded
         return [_record(row) for row in rows], status
 
     def stop(self) -> None:
@@ -249,6 +274,10 @@ class _Fetcher:
         self.connected = True
         self._next_connection_check = 0.0
         self._lost: dict[int, int] = {}
+        self._skipped_to: dict[int, int] = {}
+        # Records kafka-python could not parse, by (partition, offset), until they are sent.
+        self._unreadable: set[tuple[int, int]] = set()
+        self._handed_over = kafka_records.handed_over()
 
     def run(self, commands: Connection) -> None:
         while True:
@@ -264,13 +293,47 @@ class _Fetcher:
                 self._on_offsets_lost(error)
                 continue
             records = self.order.records(batch)
-            rows = [self._decode(record) for record in records]
+            if kafka_records.handed_over() != self._handed_over:  # rare: see _find_unreadable
+                self._find_unreadable(batch)
+            if self._unreadable:
+                rows = [self._decode_checked(record) for record in records]
+            else:
+                rows = [self._decode(record) for record in records]
             try:
                 self.records.send_bytes(
                     pickle.dumps((rows, self._status()), protocol=pickle.HIGHEST_PROTOCOL)
                 )
             except (BrokenPipeError, OSError):  # the learner stopped reading: we are done
                 return
+
+    def _find_unreadable(self, batch: dict[Any, list[Any]]) -> None:
+        """Note the records of this poll that kafka-python could not parse (it counts them).
+
+        They are looked for only in a poll that brought some, so the common path pays one
+        comparison a poll, not a check a record; the merge may give them out polls later, so
+        they are remembered by place until then.
+        """
+        self._handed_over = kafka_records.handed_over()
+        for records in batch.values():
+            for record in records:
+                if record.headers.__class__ is UnreadableHeaders:
+                    self._unreadable.add((record.partition, record.offset))
+
+    def _decode_checked(self, record: Any) -> tuple[Any, ...]:
+        """:meth:`_decode`, but a record kafka-python could not parse is a ``bad_record``."""
+        place = (record.partition, record.offset)
+        if place not in self._unreadable:
+            return self._decode(record)
+        self._unreadable.discard(place)
+        problem = getattr(record.headers, "problem", "its headers were read again")
+        return (
+            record.partition,
+            record.offset,
+            record.key,
+            record.value,
+            RejectReason.BAD_RECORD.value,
+            f"the Kafka client cannot parse this record: {problem}",
+        )
 
     def _decode(self, record: Any) -> tuple[Any, ...]:
         """A plain tuple (pickled 5× faster than the dataclasses); :func:`_record` reads it."""
@@ -295,13 +358,20 @@ class _Fetcher:
             if mark is not None:
                 highwater[partition] = mark
         lost, self._lost = self._lost, {}
-        return FetchStatus(self.connected, highwater, lost)
+        skipped_to, self._skipped_to = self._skipped_to, {}
+        return FetchStatus(self.connected, highwater, lost, skipped_to)
 
     def _on_offsets_lost(self, error: Any) -> None:
         """A stored offset is no longer in the topic: count what is lost, then apply the policy."""
         requested: dict[Any, int] = error.args[0] if error.args else {}
         earliest = self.consumer.beginning_offsets(list(requested))
+        merge = self.order.merge
         for tp, offset in requested.items():
+            # Records of the partition polled and not sent yet are gone from the topic too: the
+            # loss starts at the first one, where the learner's position is.
+            first_unsent = None if merge is None else merge.truncate(tp.partition, 0)
+            if first_unsent is not None:
+                offset = first_unsent
             lost = max(0, earliest[tp] - offset)
             self._lost[tp.partition] = self._lost.get(tp.partition, 0) + lost
             log.error(
@@ -323,6 +393,8 @@ class _Fetcher:
                 )
                 raise SystemExit(OFFSETS_LOST_EXIT)
             self.consumer.seek(tp, earliest[tp])
+            if lost:
+                self._skipped_to[tp.partition] = earliest[tp]
 
     def close(self) -> None:
         self.consumer.close(autocommit=False)
@@ -345,11 +417,31 @@ def main() -> None:
         return
     if not isinstance(plan, FetchPlan):
         raise SystemExit(f"expected a FetchPlan, got {type(plan).__name__}")
-    fetcher = _Fetcher(plan, records)
+    kafka_records.install()
     try:
-        fetcher.run(commands)
-    finally:
-        fetcher.close()
+        fetcher = _Fetcher(plan, records)
+        try:
+            fetcher.run(commands)
+        finally:
+            fetcher.close()
+    except Exception as error:
+        # Tell the learner why before going (the traceback goes to stderr, the service log).
+        with contextlib.suppress(OSError):
+            records.send_bytes(pickle.dumps(_Failure(repr(error)[:_FAILURE_CHARS])))
+        raise
+
+
+def child_environment(environment: os._Environ[str] | dict[str, str]) -> dict[str, str]:
+    """The fetch process's environment: the parent's without settings and secrets.
+
+    Examples
+    --------
+    >>> sorted(child_environment({"PATH": "/bin", "DRIFTLINE_ADMIN_TOKEN": "t", "AWS_SECRET": "s"}))
+    ['PATH']
+    """
+    return {
+        name: value for name, value in environment.items() if not _WITHHELD_FROM_CHILD.search(name)
+    }
 
 
 def _fields(event: Event) -> tuple[Any, ...]:

@@ -65,6 +65,10 @@ class ConsumerState:
     last_poll_wall_time: float | None = None
     last_checkpoint_wall_time: float | None = None
     last_checkpoint_bytes: int | None = None
+    fetch_failures: int = 0
+    """Fetch processes that died in a row, none of them delivering a batch."""
+    fetch_problem: str | None = None
+    """Why the last one died, while ``fetch_failures`` is above 0."""
 
 
 class ServiceMetrics:
@@ -128,6 +132,11 @@ class ServiceMetrics:
             "driftline_checkpoint_pause_seconds",
             "Time learning and serving waited while a checkpoint pickled the model.",
             buckets=CHECKPOINT_BUCKETS,
+            registry=registry,
+        )
+        self.fetch_restarts = Counter(
+            "driftline_fetch_restarts",
+            "Fetch processes that died and were replaced.",
             registry=registry,
         )
         self.records_lost = Counter(

@@ -44,6 +44,10 @@ __all__ = ["label_key", "router"]
 
 router = APIRouter()
 
+# One fetch process that dies is replaced quietly (the restart is counted); two in a row with
+# no batch between them is a fetch that keeps failing, and the service is not ready.
+FETCH_FAILING_AFTER = 2
+
 _Body = TypeVar("_Body", bound=BaseModel)
 
 
@@ -333,11 +337,17 @@ def health() -> dict[str, str]:
 def ready(runtime: RuntimeDep, response: Response) -> ReadinessPublic:
     """Readiness: the consumer holds its partitions and reaches Kafka (serving never stops)."""
     state = runtime.consumer_state
-    ready = state.assigned and state.connected
+    fetch_failing = state.fetch_failures >= FETCH_FAILING_AFTER
+    ready = state.assigned and state.connected and not fetch_failing
     if not ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     if ready:
         detail = f"learning from {runtime.settings.topic}"
+    elif fetch_failing:
+        detail = (
+            f"the fetch process keeps failing ({state.fetch_failures} in a row): serving the "
+            f"current model, learning stalled; last: {state.fetch_problem}"
+        )
     elif state.assigned:
         detail = "Kafka unreachable: serving the current model, learning paused"
     else:

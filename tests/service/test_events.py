@@ -97,3 +97,13 @@ def test_any_json_object_decodes_to_an_event_or_a_rejection(document: dict) -> N
     assert isinstance(decoded, Event | Rejection)
     if isinstance(decoded, Event):
         assert decoded.features
+
+
+@given(st.none() | st.binary(max_size=64))
+def test_a_null_value_is_a_null_value_rejection_not_a_crash(raw: bytes | None) -> None:
+    decoded = decode_event(raw)
+    assert isinstance(decoded, Event | Rejection)
+    if raw is None:
+        assert decoded == Rejection(
+            RejectReason.NULL_VALUE, "the record has no value (a tombstone)"
+        )
