@@ -7,6 +7,8 @@ table); there are no command-line flags to keep in step with them.
 from __future__ import annotations
 
 import logging.config
+import os
+import signal
 from typing import Any
 
 import uvicorn
@@ -59,10 +61,22 @@ def main() -> None:
     config = logging_config(settings.log_level)
     logging.config.dictConfig(config)
     try:
-        app = create_app(settings)
+        app = create_app(settings, stop_service=_stop_this_process)
     except DriftlineError as error:
         raise SystemExit(f"driftline: {error}") from None
-    serve(app, settings, config)
+    try:
+        serve(app, settings, config)
+    finally:
+        # A refusal at start (a state folder of another stream, no usable checkpoint) or by
+        # the ingest worker later ends the process with it as the message, and status 1.
+        refusal = getattr(app.state, "refusal", None)
+        if refusal is not None:
+            raise SystemExit(f"driftline: {refusal}")
+
+
+def _stop_this_process() -> None:
+    """Stop serving as on SIGTERM (uvicorn handles it in the main thread), from any thread."""
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def serve(app: FastAPI, settings: Settings, log_config: dict[str, Any]) -> None:

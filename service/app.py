@@ -6,9 +6,11 @@ metrics registry, ingest worker). Run it with uvicorn's ``--factory`` or ``pytho
 
 from __future__ import annotations
 
+import functools
+import importlib
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import ExitStack, asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -25,20 +27,26 @@ from service.api.watermark import router as watermark_router
 from service.config import Settings
 from service.consumer import IngestWorker
 from service.drift.watch import DriftConfig, DriftWatch
+from service.errors import DriftlineError
 from service.learner import Learner
 from service.metrics import ConsumerState, LearnerCollector, ServiceMetrics
 from service.models import build_model
-from service.state.checkpoint import CheckpointError, CheckpointStore
+from service.state.checkpoint import Checkpoint, CheckpointError, CheckpointStore, Owner
 from service.strategies.manager import ModelManager
 
-__all__ = ["create_app"]
+__all__ = ["build_learner", "create_app"]
 
 log = logging.getLogger(__name__)
 
 _PREDICT_PATHS = {"/predict": "predict", "/predict/batch": "predict_batch"}
 
 
-def create_app(settings: Settings | None = None, *, consume: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    consume: bool = True,
+    stop_service: Callable[[], None] | None = None,
+) -> FastAPI:
     """Build the service app.
 
     Parameters
@@ -48,6 +56,9 @@ def create_app(settings: Settings | None = None, *, consume: bool = True) -> Fas
     consume
         Start the ingest worker. ``False`` serves the (untrained) model without Kafka, which
         the HTTP tests use.
+    stop_service
+        How the ingest worker stops the process when it refuses to learn (the entry point
+        passes a SIGTERM to itself; the refusal is then ``app.state.refusal``).
     """
     settings = settings or Settings()
     if settings.drift_detection:  # refuse a bad detector name or parameter before starting
@@ -64,8 +75,13 @@ def create_app(settings: Settings | None = None, *, consume: bool = True) -> Fas
             stack.callback(sys.setswitchinterval, sys.getswitchinterval())
             sys.setswitchinterval(settings.switch_interval_ms / 1000)
             registry = CollectorRegistry()
-            checkpoints = open_checkpoints(settings)
-            learner = restore_or_build_learner(settings, checkpoints)
+            try:
+                checkpoints = open_checkpoints(settings)
+                learner = restore_or_build_learner(settings, checkpoints)
+            except DriftlineError as error:  # the entry point exits with it as its message
+                app.state.refusal = str(error)
+                log.error("refusing to start: %s", error)
+                raise
             stack.callback(learner.close)  # after the worker's final checkpoint (LIFO)
             metrics = ServiceMetrics(registry)
             consumer_state = ConsumerState()
@@ -75,12 +91,21 @@ def create_app(settings: Settings | None = None, *, consume: bool = True) -> Fas
             worker = None
             if consume:
                 worker = IngestWorker(
-                    settings, learner, metrics, consumer_state, checkpoints=checkpoints
+                    settings,
+                    learner,
+                    metrics,
+                    consumer_state,
+                    checkpoints=checkpoints,
+                    new_learner=functools.partial(build_learner, settings),
+                    stop_service=stop_service,
                 )
                 worker.start()
                 stack.callback(worker.stop)
             log.info("serving model %s (%s)", settings.model, learner.task)
-            yield {"runtime": Runtime(settings, learner, metrics, consumer_state, worker)}
+            try:
+                yield {"runtime": Runtime(settings, learner, metrics, consumer_state, worker)}
+            finally:
+                app.state.refusal = consumer_state.refusal
 
     app = FastAPI(
         title="Driftline",
@@ -140,33 +165,61 @@ def open_checkpoints(settings: Settings) -> CheckpointStore | None:
     if settings.state_dir is None or settings.checkpoint_key is None:
         return None
     key = settings.checkpoint_key.get_secret_value().encode()
-    return CheckpointStore(settings.state_dir, key=key, keep=settings.checkpoints_kept)
+    return CheckpointStore(
+        settings.state_dir,
+        key=key,
+        keep=settings.checkpoints_kept,
+        allowed=[_importable(name) for name in settings.checkpoint_classes],
+    )
+
+
+def _importable(name: str) -> tuple[str, str]:
+    """``module:qualname`` as the pair pickle names it; refused at start if nothing is there."""
+    module, _, qualname = name.partition(":")
+    try:
+        found: object = importlib.import_module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError) as error:
+        raise CheckpointError(
+            f"DRIFTLINE_CHECKPOINT_CLASSES: cannot find {name}: {error}"
+        ) from error
+    return module, qualname
+
+
+def build_learner(settings: Settings) -> Learner:
+    """A fresh learner of these settings: model, strategy, drift watch, classes and bounds."""
+    manager = ModelManager.from_config(
+        settings.strategy_config(), model=settings.model, seed=settings.seed
+    )
+    drift = DriftWatch(drift_config(settings), manager.task) if settings.drift_detection else None
+    classes = None if settings.classes is None else tuple(settings.classes)
+    return Learner(manager, settings.rolling_window, drift, classes, settings.max_magnitude)
 
 
 def restore_or_build_learner(settings: Settings, checkpoints: CheckpointStore | None) -> Learner:
     """The newest valid checkpoint's learner, or a fresh one when there is no checkpoint.
 
-    A checkpoint for another model is refused rather than silently replaced: the folder
-    belongs to one model's history.
+    A folder holding another topic's, model's or task's state is refused, naming both sides,
+    unless ``DRIFTLINE_STATE_MISMATCH=start_fresh`` (its checkpoints are then moved aside); the
+    ingest worker checks the cluster and the partition count once Kafka answers.
     """
-    checkpoint = checkpoints.load_latest() if checkpoints is not None else None
-    if checkpoint is None:
-        manager = ModelManager.from_config(
-            settings.strategy_config(), model=settings.model, seed=settings.seed
-        )
-        drift = (
-            DriftWatch(drift_config(settings), manager.task) if settings.drift_detection else None
-        )
-        classes = None if settings.classes is None else tuple(settings.classes)
-        return Learner(manager, settings.rolling_window, drift, classes, settings.max_magnitude)
-    learner = checkpoint.state
-    if not isinstance(learner, Learner):
-        raise CheckpointError(f"{checkpoint.path}: does not hold a Driftline learner")
-    if learner.spec.name != settings.model:
-        raise CheckpointError(
-            f"{checkpoint.path}: holds model {learner.spec.name!r} but DRIFTLINE_MODEL is "
-            f"{settings.model!r}; use another DRIFTLINE_STATE_DIR for another model"
-        )
+    if checkpoints is None:
+        return build_learner(settings)
+    checkpoint = checkpoints.load_latest(accept=_holds_a_learner)
+    if checkpoint is not None and checkpoint.owner is None:  # format 1 names no owner
+        checkpoints.owner = Owner(model=checkpoint.state.spec.name, task=checkpoint.state.task)
+    current = Owner(
+        topic=settings.topic,
+        model=settings.model,
+        task=build_model(settings.model, settings.seed).task,
+    )
+    aside = checkpoints.claim(current, settings.state_mismatch)
+    if checkpoint is None or aside is not None:
+        if aside is not None:
+            log.warning("the checkpoints were moved to %s: learning a fresh model", aside)
+        return build_learner(settings)
+    learner: Learner = checkpoint.state
     learner.max_magnitude = settings.max_magnitude  # a setting, not learned state
     log.info(
         "restored %s: %d events learned, offsets %s",
@@ -175,3 +228,15 @@ def restore_or_build_learner(settings: Settings, checkpoints: CheckpointStore | 
         dict(sorted(checkpoint.positions.items())),
     )
     return learner
+
+
+def _holds_a_learner(checkpoint: Checkpoint) -> None:
+    """Refuse a checkpoint that is not a learner, or whose header and state disagree on offsets."""
+    learner = checkpoint.state
+    if not isinstance(learner, Learner):
+        raise CheckpointError(f"{checkpoint.path}: does not hold a Driftline learner")
+    if learner.positions != checkpoint.positions:
+        raise CheckpointError(
+            f"{checkpoint.path}: the header's offsets {dict(sorted(checkpoint.positions.items()))} "
+            f"are not the state's {dict(sorted(learner.positions.items()))}"
+        )

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.drift.concept import DEFAULT_COOLDOWN, DEFAULT_DETECTOR, DEFAULT_QUIET_PERIOD
@@ -198,6 +198,21 @@ class Settings(BaseSettings, StrategyConfig):
     checkpoints_kept: int = Field(
         3, ge=1, description="How many of the newest checkpoints to keep."
     )
+    state_mismatch: Literal["refuse", "start_fresh"] = Field(
+        "refuse",
+        description=(
+            "When the state folder belongs to another topic, model, task or Kafka cluster (or a "
+            "topic with fewer partitions): refuse to start, naming both sides, or move its "
+            "checkpoints aside into a mismatched-* subfolder and start a fresh model."
+        ),
+    )
+    checkpoint_classes: list[str] = Field(
+        [],
+        description=(
+            "Extra module:qualname names a checkpoint may hold, as a JSON list: the classes of a "
+            "module:factory model that are not River's registry models."
+        ),
+    )
     offset_lost_policy: Literal["resume", "stop"] = Field(
         "resume",
         description=(
@@ -269,6 +284,15 @@ class Settings(BaseSettings, StrategyConfig):
     def strategy_config(self) -> StrategyConfig:
         """The retraining strategy's part of these settings."""
         return StrategyConfig(**{name: getattr(self, name) for name in StrategyConfig.model_fields})
+
+    @field_validator("checkpoint_classes")
+    @classmethod
+    def _names_are_module_and_qualname(cls, names: list[str]) -> list[str]:
+        for name in names:
+            module, _, qualname = name.partition(":")
+            if not module or not qualname:
+                raise ValueError(f"{name!r} is not module:qualname (e.g. mypackage.models:MyModel)")
+        return names
 
     @model_validator(mode="after")
     def _secrets_are_real(self) -> Self:

@@ -35,7 +35,13 @@ from service.events import Event, Rejection, RejectReason
 from service.fetcher import FetchedRecord, FetchError, FetchPlan, FetchProcess, FetchStatus
 from service.learner import EventError, Learner
 from service.metrics import ConsumerState, ServiceMetrics
-from service.state.checkpoint import CheckpointStore, pickle_state
+from service.state.checkpoint import (
+    CheckpointError,
+    CheckpointStore,
+    Owner,
+    StateMismatchError,
+    pickle_state,
+)
 from service.topics import ensure_topics
 
 __all__ = ["DEAD_LETTER_HEADERS", "CheckpointRequest", "IngestWorker", "kafka_client_config"]
@@ -104,6 +110,12 @@ class IngestWorker:
         Counters and histograms to move.
     state
         Where the worker publishes assignment, lag and liveness for readers.
+    new_learner
+        Builds a fresh learner of these settings: with ``DRIFTLINE_STATE_MISMATCH=start_fresh``
+        the restored one becomes it when Kafka shows the state is another cluster's or topic's.
+    stop_service
+        Called when the worker refuses to go on (a state folder of another cluster or topic),
+        so the process stops with the refusal rather than serve without learning.
     max_events
         Stop after handling this many messages (for tests and benchmarks).
     idle_timeout
@@ -118,6 +130,8 @@ class IngestWorker:
         state: ConsumerState,
         *,
         checkpoints: CheckpointStore | None = None,
+        new_learner: Callable[[], Learner] | None = None,
+        stop_service: Callable[[], None] | None = None,
         max_events: int | None = None,
         idle_timeout: float | None = None,
         clock: Callable[[], float] = time.time,
@@ -127,6 +141,8 @@ class IngestWorker:
         self.metrics = metrics
         self.state = state
         self.checkpoints = checkpoints
+        self._new_learner = new_learner
+        self._stop_service = stop_service
         self.max_events = max_events
         self.idle_timeout = idle_timeout
         self.handled = 0
@@ -143,6 +159,8 @@ class IngestWorker:
         self._checkpoint_requests: queue.SimpleQueue[CheckpointRequest] = queue.SimpleQueue()
         self._since_checkpoint = 0
         self._next_checkpoint = time.monotonic() + settings.checkpoint_every_s
+        # After a checkpoint that could not be written, none is tried again before this.
+        self._checkpoint_retry_at = 0.0
         # The learn-latency histogram observes one event in this many (see _handle).
         self._timing_countdown = 1
         self._highwater: dict[int, int] = {}
@@ -189,6 +207,12 @@ class IngestWorker:
             self._connect()
             if self._fetch is not None:
                 self._consume()
+        except StateMismatchError as error:
+            self.error = error
+            self.state.refusal = str(error)
+            log.error("not learning: %s", error)
+            if self._stop_service is not None:
+                self._stop_service()
         except BaseException as error:
             self.error = error
             log.exception("ingest worker stopped by an error")
@@ -196,8 +220,7 @@ class IngestWorker:
             self.state.assigned = False
             self.state.connected = False
             try:
-                if self._since_checkpoint:
-                    self._checkpoint()
+                if self._since_checkpoint and self._checkpoint() is not None:
                     log.info("final checkpoint at offsets %s", dict(self.learner.positions))
                 self._commit()
             finally:
@@ -235,6 +258,8 @@ class IngestWorker:
         self._dead_letters = KafkaProducer(
             **kafka_client_config(settings), acks="all", enable_idempotence=True
         )
+        if self.checkpoints is not None:
+            self._claim_state(len(partitions))
         assignment = [TopicPartition(settings.topic, p) for p in sorted(partitions)]
         self._consumer.assign(assignment)
         for tp in assignment:  # so the series exist at 0 before anything is lost
@@ -245,6 +270,40 @@ class IngestWorker:
         self.state.assigned = True
         self.state.connected = True
         log.info("reading %s partitions %s", settings.topic, sorted(partitions))
+
+    def _claim_state(self, partitions: int) -> None:
+        """Check the restored state is this cluster's and this topic's, now that Kafka answers.
+
+        A mismatch raises :class:`StateMismatchError`, or with ``start_fresh`` moves the
+        checkpoints aside and makes the learner a fresh one before anything is read.
+        """
+        assert self.checkpoints is not None
+        current = Owner(
+            topic=self.settings.topic,
+            model=self.settings.model,
+            task=self.learner.task,
+            partitions=partitions,
+            cluster_id=self._cluster_id(),
+        )
+        aside = self.checkpoints.claim(current, self.settings.state_mismatch)
+        if aside is not None:
+            if self._new_learner is None:
+                raise DriftlineError("cannot start fresh: the worker has no new_learner")
+            self.learner.start_over(self._new_learner())
+            log.warning("the checkpoints were moved to %s: learning a fresh model", aside)
+
+    def _cluster_id(self) -> str | None:
+        """The Kafka cluster's id, or ``None`` when it cannot be read (then it is not checked)."""
+        try:
+            admin = KafkaAdminClient(**kafka_client_config(self.settings))
+            try:
+                cluster_id = admin.describe_cluster().get("cluster_id")
+            finally:
+                admin.close()
+        except KafkaError as error:
+            log.warning("cannot read the Kafka cluster id (not checked): %s", error)
+            return None
+        return cluster_id if isinstance(cluster_id, str) else None
 
     def _start_fetch(self) -> FetchProcess:
         """A fetch process from the learned positions (where nothing is learned yet: the start)."""
@@ -351,11 +410,7 @@ class IngestWorker:
                 break
             self._serve_checkpoint_requests()
             if self.checkpoints is not None:
-                if self._since_checkpoint and (
-                    self._since_checkpoint >= self.settings.checkpoint_every_events
-                    or now >= self._next_checkpoint
-                ):
-                    self._checkpoint()
+                if self._checkpoint_due(now) and self._checkpoint() is not None:
                     self._commit()
             elif now >= next_commit:
                 self._commit()
@@ -529,8 +584,23 @@ class IngestWorker:
             finally:
                 request.done.set()
 
+    def _checkpoint_due(self, now: float) -> bool:
+        """Something is unsaved, its cadence has come, and no failed write is being waited out."""
+        return bool(self._since_checkpoint) and (
+            now >= self._checkpoint_retry_at
+            and (
+                self._since_checkpoint >= self.settings.checkpoint_every_events
+                or now >= self._next_checkpoint
+            )
+        )
+
     def _checkpoint(self) -> Path | None:
-        """Pickle the learner under its lock (the only pause), then write the file unlocked."""
+        """Pickle the learner under its lock (the only pause), then write the file unlocked.
+
+        A checkpoint that cannot be written (a full disk, a folder by the file's name) is
+        logged and counted, and learning goes on: the older checkpoints still stand, and the
+        next one is tried after ``checkpoint_every_s``. ``None`` when none was written.
+        """
         if self.checkpoints is None:
             return None
         learner = self.learner
@@ -540,7 +610,13 @@ class IngestWorker:
             positions = dict(learner.positions)
             learned = learner.events_learned
         paused = time.perf_counter() - started
-        path = self.checkpoints.save(payload, positions, learned)
+        try:
+            path = self.checkpoints.save(payload, positions, learned)
+        except CheckpointError as error:
+            log.error("checkpoint failed, learning goes on: %s", error)
+            self.metrics.checkpoint_failures.inc()
+            self._checkpoint_retry_at = time.monotonic() + self.settings.checkpoint_every_s
+            return None
         self.metrics.checkpoint_pause.observe(paused)
         self.metrics.checkpoint_duration.observe(time.perf_counter() - started)
         self.metrics.checkpoints.inc()

@@ -235,6 +235,12 @@ class Learner:
         """Stop a background rebuild, if one runs (it is started again after a restore)."""
         self.manager.close()
 
+    def start_over(self, fresh: Learner) -> None:
+        """Become ``fresh``, in place: the API and the metrics keep reading this object."""
+        with self.lock:
+            self.manager.close()
+            self.__dict__.update(fresh.__getstate__())  # all but the lock, which stays ours
+
     # --- checkpoints ----------------------------------------------------------------------------
 
     def __getstate__(self) -> dict[str, Any]:

@@ -69,6 +69,8 @@ class ConsumerState:
     """Fetch processes that died in a row, none of them delivering a batch."""
     fetch_problem: str | None = None
     """Why the last one died, while ``fetch_failures`` is above 0."""
+    refusal: str | None = None
+    """Why the worker refused to learn at all (a state folder of another stream), if it did."""
 
 
 class ServiceMetrics:
@@ -121,6 +123,11 @@ class ServiceMetrics:
         self.predict_errors = {e: predict_errors.labels(e) for e in PREDICT_ENDPOINTS}
         self.checkpoints = Counter(
             "driftline_checkpoints", "Checkpoints written.", registry=registry
+        )
+        self.checkpoint_failures = Counter(
+            "driftline_checkpoint_failures",
+            "Checkpoints that could not be written (learning went on; see the service log).",
+            registry=registry,
         )
         self.checkpoint_duration = Histogram(
             "driftline_checkpoint_duration_seconds",

@@ -343,6 +343,8 @@ def ready(runtime: RuntimeDep, response: Response) -> ReadinessPublic:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     if ready:
         detail = f"learning from {runtime.settings.topic}"
+    elif state.refusal is not None:
+        detail = f"not learning: {state.refusal}"
     elif fetch_failing:
         detail = (
             f"the fetch process keeps failing ({state.fetch_failures} in a row): serving the "

@@ -5,13 +5,18 @@ from service.state.checkpoint import (
     Checkpoint,
     CheckpointError,
     CheckpointStore,
-    restricted_loads,
+    Owner,
+    StateMismatchError,
 )
+from service.state.unpickle import ALLOWED_NAMES, restricted_loads
 
 __all__ = [
+    "ALLOWED_NAMES",
     "CHECKPOINT_FORMAT",
     "Checkpoint",
     "CheckpointError",
     "CheckpointStore",
+    "Owner",
+    "StateMismatchError",
     "restricted_loads",
 ]
