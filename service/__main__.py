@@ -7,8 +7,6 @@ table); there are no command-line flags to keep in step with them.
 from __future__ import annotations
 
 import logging.config
-import os
-import signal
 from typing import Any
 
 import uvicorn
@@ -20,7 +18,7 @@ from service.app import create_app
 from service.config import Settings
 from service.errors import DriftlineError
 
-__all__ = ["logging_config", "main", "serve"]
+__all__ = ["http_server", "logging_config", "main", "serve"]
 
 
 def logging_config(level: str) -> dict[str, Any]:
@@ -60,38 +58,47 @@ def main() -> None:
         raise SystemExit(f"driftline: invalid configuration:\n{problems}") from None
     config = logging_config(settings.log_level)
     logging.config.dictConfig(config)
+    server: uvicorn.Server | None = None
+
+    def stop_serving() -> None:
+        if server is not None:
+            server.should_exit = True  # uvicorn looks at it every 0.1 s, as after a SIGTERM
+
     try:
-        app = create_app(settings, stop_service=_stop_this_process)
+        app = create_app(settings, stop_service=stop_serving)
     except DriftlineError as error:
         raise SystemExit(f"driftline: {error}") from None
+    server = http_server(app, settings, config)
     try:
-        serve(app, settings, config)
+        server.run()  # a failed start is uvicorn's SystemExit(3)
     finally:
         # A refusal at start (a state folder of another stream, no usable checkpoint) or by
         # the ingest worker later ends the process with it as the message, and status 1.
         refusal = getattr(app.state, "refusal", None)
         if refusal is not None:
-            raise SystemExit(f"driftline: {refusal}")
+            raise SystemExit(f"driftline: {refusal}")  # in place of the exit status
 
 
-def _stop_this_process() -> None:
-    """Stop serving as on SIGTERM (uvicorn handles it in the main thread), from any thread."""
-    os.kill(os.getpid(), signal.SIGTERM)
+def http_server(app: FastAPI, settings: Settings, log_config: dict[str, Any]) -> uvicorn.Server:
+    """The HTTP server of ``app`` with the settings' address and limits (not started)."""
+    return uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=log_config,
+            access_log=False,
+            # The C event loop and HTTP parser: about 1.7× the requests/s of asyncio and h11;
+            # the protocol adds the header limit and the timeouts of the settings.
+            loop="uvloop",
+            http=http_protocol(settings),
+        )
+    )
 
 
 def serve(app: FastAPI, settings: Settings, log_config: dict[str, Any]) -> None:
     """Serve ``app`` over HTTP with the settings' address and limits, until a signal."""
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=log_config,
-        access_log=False,
-        # The C event loop and HTTP parser: about 1.7× the requests/s of asyncio and h11;
-        # the protocol adds the header limit and the timeouts of the settings.
-        loop="uvloop",
-        http=http_protocol(settings),
-    )
+    http_server(app, settings, log_config).run()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ a checkpoint, is never deleted, and never stops a save from being tried again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -91,10 +92,8 @@ def test_any_signed_bytes_load_or_are_refused(
     store: CheckpointStore, header: bytes, payload: bytes
 ) -> None:
     newest(store).write_bytes(signed(header, payload))
-    try:
+    with contextlib.suppress(CheckpointError):  # any other exception fails the test
         store.load(newest(store))
-    except CheckpointError:
-        pass
     assert store.load_latest() is not None
 
 
@@ -102,10 +101,8 @@ def test_any_signed_bytes_load_or_are_refused(
 @given(header=st.dictionaries(st.text(max_size=20), st.none() | st.integers() | st.text()))
 def test_any_signed_json_header_loads_or_is_refused(store: CheckpointStore, header: dict) -> None:
     newest(store).write_bytes(signed(json.dumps(good_header(**header)).encode(), pickle_state(1)))
-    try:
+    with contextlib.suppress(CheckpointError):  # any other exception fails the test
         store.load(newest(store))
-    except CheckpointError:
-        pass
 
 
 def test_a_folder_by_a_checkpoints_name_is_neither_loaded_nor_deleted(tmp_path: Path) -> None:
