@@ -220,7 +220,12 @@ class IngestWorker:
             self.state.assigned = False
             self.state.connected = False
             try:
-                if self._since_checkpoint and self._checkpoint() is not None:
+                if self.checkpoints is not None and not self._since_checkpoint:
+                    log.info(
+                        "final checkpoint at offsets %s: already written, nothing since",
+                        dict(self.learner.positions),
+                    )
+                elif self._since_checkpoint and self._checkpoint() is not None:
                     log.info("final checkpoint at offsets %s", dict(self.learner.positions))
                 self._commit()
             finally:

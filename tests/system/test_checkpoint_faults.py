@@ -29,13 +29,6 @@ KEY = "checkpoint-faults-test-key-0123456789"
 EVENTS = 300
 
 
-def sample(service: ServiceProcess, series: str) -> float | None:
-    for line in service.metrics_text().splitlines():
-        if line.startswith(series + " "):
-            return float(line.split()[1])
-    return None
-
-
 def stateful(topic: str, state_dir: Path, **more: object) -> dict:
     return {
         "topic": topic,
@@ -96,9 +89,9 @@ def test_a_folder_where_a_checkpoint_goes_is_counted_and_learning_goes_on(
     produce(kafka_broker.bootstrap_servers, topic, "scenario", "abrupt", "--n", str(EVENTS))
     service.wait_handled(EVENTS)
     service.wait_until(
-        lambda: (sample(service, "driftline_checkpoints_total") or 0) >= 1, 30, "a checkpoint"
+        lambda: (service.sample("driftline_checkpoints_total") or 0) >= 1, 30, "a checkpoint"
     )
-    assert sample(service, "driftline_checkpoint_failures_total") >= 1
+    assert service.sample("driftline_checkpoint_failures_total") >= 1
     assert service.http.get("/ready").status_code == 200
     service.stop()
     assert (state / "checkpoint-000000000001.ckpt").is_dir()  # never pruned as a file
@@ -150,7 +143,7 @@ def test_start_fresh_on_another_cluster_learns_the_topic_again_from_its_start(
         resign(path, cluster_id="another-cluster")
     service = service_factory(**stateful(topic, state, state_mismatch="start_fresh"))
     service.wait_until(  # this process learned the topic once more (the restored model had it)
-        lambda: sample(service, "driftline_events_learned_total") == EVENTS, 60, "relearned"
+        lambda: service.sample("driftline_events_learned_total") == EVENTS, 60, "relearned"
     )
     assert service.http.get("/model").json()["events_learned"] == EVENTS  # by a fresh model
     assert list(state.glob("mismatched-*/checkpoint-*.ckpt"))

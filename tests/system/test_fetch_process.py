@@ -50,13 +50,6 @@ def one_fetch_child(service: ServiceProcess, other_than: int | None = None) -> i
     return child[0]
 
 
-def sample(text: str, name: str) -> float | None:
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return None
-
-
 def test_the_fetch_process_gets_no_secret_from_the_environment(
     kafka_broker, new_topic, service_factory, tmp_path: Path
 ) -> None:
@@ -105,7 +98,7 @@ def test_a_fetch_process_that_keeps_dying_is_counted_backed_off_and_makes_ready_
             assert answer.status_code == 503
             assert "the fetch process keeps failing" in answer.json()["detail"]
             assert "exited (status -9)" in answer.json()["detail"]
-            assert sample(service.metrics_text(), "driftline_fetch_restarts_total") == 3.0
+            assert service.sample("driftline_fetch_restarts_total") == 3.0
             assert service.http.post("/predict", json={"features": {"x": 1.0}}).status_code == 200
         child = one_fetch_child(service, other_than=child)
         started.append(time.monotonic())
@@ -114,4 +107,4 @@ def test_a_fetch_process_that_keeps_dying_is_counted_backed_off_and_makes_ready_
 
     # Left alone, the last one delivers: ready again, and no more restarts.
     service.wait_until(lambda: service.http.get("/ready").status_code == 200, 30, "ready again")
-    assert sample(service.metrics_text(), "driftline_fetch_restarts_total") == 3.0
+    assert service.sample("driftline_fetch_restarts_total") == 3.0

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from kafka import KafkaAdminClient, TopicPartition
 
-from tests.fixtures.service import ServiceProcess
 from tests.system.streams import produce
 
 pytestmark = pytest.mark.kafka
@@ -22,13 +21,6 @@ pytestmark = pytest.mark.kafka
 KEY = "lost-offsets-test-key-0123456789abcdef"
 LEARNED = 10
 LOST = 1_000
-
-
-def sample(service: ServiceProcess, series: str) -> float | None:
-    for line in service.metrics_text().splitlines():
-        if line.startswith(series + " "):
-            return float(line.split()[1])
-    return None
 
 
 def test_lost_records_are_reported_once_and_a_restart_starts_past_them(
@@ -56,15 +48,15 @@ def test_lost_records_are_reported_once_and_a_restart_starts_past_them(
     lost = 'driftline_records_lost_total{partition="0"}'
     lag = 'driftline_consumer_lag_messages{partition="0"}'
     service = service_factory(**settings)
-    service.wait_until(lambda: sample(service, lost) == LOST, 30, "the loss reported")
-    service.wait_until(lambda: sample(service, lag) == 0, 30, "no lag on an empty topic")
+    service.wait_until(lambda: service.sample(lost) == LOST, 30, "the loss reported")
+    service.wait_until(lambda: service.sample(lag) == 0, 30, "no lag on an empty topic")
     assert service.http.get("/model").json()["offsets"] == {"0": end}
     service.stop(signal.SIGTERM)
 
     # The next start has nothing to report: the checkpoint is past the loss.
     service = service_factory(**settings)
     service.wait_ready()
-    service.wait_until(lambda: sample(service, lag) == 0, 30, "no lag on an empty topic")
-    assert sample(service, lost) == 0
+    service.wait_until(lambda: service.sample(lag) == 0, 30, "no lag on an empty topic")
+    assert service.sample(lost) == 0
     assert service.http.get("/model").json()["offsets"] == {"0": end}
     assert "out of the topic's range" not in service.log_tail(200)
