@@ -58,7 +58,7 @@ def create_app(
         the HTTP tests use.
     stop_service
         How the ingest worker stops the process when it refuses to learn (the entry point
-        passes a SIGTERM to itself; the refusal is then ``app.state.refusal``).
+        passes one that makes uvicorn shut down; the refusal is then ``app.state.refusal``).
     """
     settings = settings or Settings()
     if settings.drift_detection:  # refuse a bad detector name or parameter before starting
