@@ -216,8 +216,6 @@ def restore_or_build_learner(settings: Settings, checkpoints: CheckpointStore | 
     )
     aside = checkpoints.claim(current, settings.state_mismatch)
     if checkpoint is None or aside is not None:
-        if aside is not None:
-            log.warning("the checkpoints were moved to %s: learning a fresh model", aside)
         return build_learner(settings)
     learner: Learner = checkpoint.state
     learner.max_magnitude = settings.max_magnitude  # a setting, not learned state

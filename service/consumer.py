@@ -295,7 +295,6 @@ class IngestWorker:
             if self._new_learner is None:
                 raise DriftlineError("cannot start fresh: the worker has no new_learner")
             self.learner.start_over(self._new_learner())
-            log.warning("the checkpoints were moved to %s: learning a fresh model", aside)
 
     def _cluster_id(self) -> str | None:
         """The Kafka cluster's id, or ``None`` when it cannot be read (then it is not checked)."""

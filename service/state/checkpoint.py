@@ -233,7 +233,11 @@ class CheckpointStore:
             )
         if conflicts:
             aside = self.move_aside()
-            log.warning("state folder mismatch: %s", "; ".join(conflicts))
+            log.warning(
+                "state folder mismatch (%s): checkpoints moved to %s, a fresh model learns",
+                "; ".join(conflicts),
+                aside,
+            )
         self.owner = current if self.owner is None else self.owner.updated(current)
         return aside
 
