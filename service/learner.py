@@ -57,6 +57,7 @@ from service.strategies.promotion import PromotionDecision
 from service.strategies.versions import ModelVersion
 
 __all__ = [
+    "Answers",
     "DriftValues",
     "EventError",
     "LabelError",
@@ -125,6 +126,15 @@ class Prediction:
 
     prediction: Label | None
     probabilities: dict[Label, float] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Answers:
+    """Predictions and the model state that made them, read under one hold of the lock."""
+
+    predictions: list[Prediction]
+    model_version: int
+    events_learned: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,11 +408,13 @@ class Learner:
 
     def predict(self, features: dict[str, FeatureValue]) -> Prediction:
         """Ask the live model about one instance; never learns from it."""
-        return self.predict_many([features])[0]
+        return self.predict_many([features]).predictions[0]
 
-    def predict_many(self, instances: list[dict[str, FeatureValue]]) -> list[Prediction]:
+    def predict_many(self, instances: list[dict[str, FeatureValue]]) -> Answers:
         """Predict several instances against one consistent model state.
 
+        The version and the learned count come from the same hold of the lock as the
+        predictions: read after it, a promotion in between would name the next model.
         Raises :class:`EventError` for an instance this model cannot take.
         """
         self._reader_waiting = True
@@ -411,7 +423,11 @@ class Learner:
                 for x in instances:
                     if self._nominal_features or str in map(type, x.values()):
                         self._check_kinds(x)
-            return [self._predict_unlocked(x) for x in instances]
+            return Answers(
+                [self._predict_unlocked(x) for x in instances],
+                self.manager.version,
+                self.events_learned,
+            )
 
     def _predict_unlocked(self, x: dict[str, FeatureValue]) -> Prediction:
         answer = self._answer(x)

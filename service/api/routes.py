@@ -38,7 +38,7 @@ from service.api.schemas import (
 )
 from service.config import Settings
 from service.events import check_features
-from service.learner import EventError, Learner, Prediction
+from service.learner import Answers, EventError, Learner, Prediction
 
 __all__ = ["label_key", "router"]
 
@@ -167,9 +167,7 @@ def _is_json(content_type: str | None) -> bool:
     )
 
 
-def _score(
-    learner: Learner, instances: list[PredictRequest], settings: Settings
-) -> list[Prediction]:
+def _score(learner: Learner, instances: list[PredictRequest], settings: Settings) -> Answers:
     # Types and finiteness are the request schema's; the size and magnitude limits, settings.
     for index, instance in enumerate(instances):
         problem = check_features(instance.features, settings.max_features, settings.max_magnitude)
@@ -194,14 +192,13 @@ async def predict(request: Request) -> Response:
     body = await _validated_body(request, PredictRequest)
     started = time.perf_counter()
     try:
-        [prediction] = _score(runtime.learner, [body], runtime.settings)
+        answers = _score(runtime.learner, [body], runtime.settings)
     except HTTPException:
         metrics.predict_errors["predict"].inc()
         raise
-    learner = runtime.learner
-    answer = _instance(prediction)
-    answer["model_version"] = learner.model_version
-    answer["events_learned"] = learner.events_learned
+    answer = _instance(answers.predictions[0])
+    answer["model_version"] = answers.model_version
+    answer["events_learned"] = answers.events_learned
     response = _json_response(answer)
     metrics.predict_duration["predict"].observe(time.perf_counter() - started)
     return response
@@ -245,16 +242,15 @@ async def predict_batch(request: Request, body: BatchPredictRequest) -> Response
                 status.HTTP_422_UNPROCESSABLE_CONTENT,
                 f"{len(body.instances)} instances, more than the limit of {limit}",
             )
-        predictions = _score(runtime.learner, body.instances, runtime.settings)
+        answers = _score(runtime.learner, body.instances, runtime.settings)
     except HTTPException:
         metrics.predict_errors["predict_batch"].inc()
         raise
-    learner = runtime.learner
     response = _json_response(
         {
-            "predictions": [_instance(p) for p in predictions],
-            "model_version": learner.model_version,
-            "events_learned": learner.events_learned,
+            "predictions": [_instance(p) for p in answers.predictions],
+            "model_version": answers.model_version,
+            "events_learned": answers.events_learned,
         }
     )
     metrics.predict_duration["predict_batch"].observe(time.perf_counter() - started)
