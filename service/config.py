@@ -20,15 +20,17 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from service.drift.concept import DEFAULT_COOLDOWN, DEFAULT_DETECTOR, DEFAULT_QUIET_PERIOD
-from service.drift.data import (
+from service.drift.defaults import (
+    DEFAULT_COOLDOWN,
+    DEFAULT_DETECTOR,
     DEFAULT_EVERY,
     DEFAULT_KS_ALPHA,
     DEFAULT_PSI_THRESHOLD,
+    DEFAULT_QUIET_PERIOD,
     DEFAULT_RULE,
+    DEFAULT_TRACKED_FEATURES,
     DEFAULT_WINDOW,
 )
-from service.drift.watch import DEFAULT_TRACKED_FEATURES
 from service.events import DEFAULT_MAX_MAGNITUDE, LARGEST_FLOAT
 from service.strategies.config import StrategyConfig
 

@@ -9,6 +9,9 @@
 * Both report :class:`DriftEvent`\\ s, which a bounded :class:`DriftLog` keeps for
   ``GET /drift``.
 
+River's detectors sit behind :mod:`service.drift.detectors`, which alone knows their
+attributes; the defaults, with the reasons for them, are in :mod:`service.drift.defaults`.
+
 Everything here pickles, so the service's checkpoint can hold it.
 
 Examples
@@ -26,32 +29,29 @@ Examples
 (0, 0, 0)
 """
 
-from service.drift.concept import (
+from service.drift.concept import ConceptDriftMonitor
+from service.drift.data import DataDriftMonitor, DistributionDriftMonitor
+from service.drift.defaults import (
     DEFAULT_ADWIN_DELTA,
     DEFAULT_COOLDOWN,
     DEFAULT_DETECTOR,
-    DEFAULT_QUIET_PERIOD,
-    DETECTORS,
-    ConceptDriftMonitor,
-    detector_params,
-    resolve_detector,
-)
-from service.drift.data import (
     DEFAULT_EVERY,
     DEFAULT_KS_ALPHA,
+    DEFAULT_LOG_SIZE,
     DEFAULT_PSI_THRESHOLD,
+    DEFAULT_QUIET_PERIOD,
     DEFAULT_RULE,
     DEFAULT_WINDOW,
-    RULES,
-    DataDriftMonitor,
-    DataDriftRule,
-    DistributionDriftMonitor,
-    DriftReport,
-    FeatureDrift,
 )
-from service.drift.distributions import ks_two_sample, population_stability_index
+from service.drift.detectors import DETECTORS, ConceptReading, detector_params, resolve_detector
+from service.drift.distributions import (
+    RULES,
+    DataDriftRule,
+    ks_two_sample,
+    population_stability_index,
+)
 from service.drift.errors import DriftConfigurationError
-from service.drift.log import DEFAULT_LOG_SIZE, DriftEvent, DriftKind, DriftLog
+from service.drift.log import DriftEvent, DriftKind, DriftLog, DriftReport, FeatureDrift
 from service.drift.watch import DRIFT_KINDS, DriftConfig, DriftWatch
 
 __all__ = [
@@ -69,6 +69,7 @@ __all__ = [
     "DRIFT_KINDS",
     "RULES",
     "ConceptDriftMonitor",
+    "ConceptReading",
     "DataDriftMonitor",
     "DataDriftRule",
     "DistributionDriftMonitor",

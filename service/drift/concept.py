@@ -21,9 +21,8 @@ monitor turns its raw detections into what an operator wants to hear about:
   report its start as a :class:`~service.drift.log.DriftEvent` with ``warning=True``, counted in
   :attr:`ConceptDriftMonitor.warnings`; a warning never makes the state active.
 
-River's FHDDM (0.26.1) signals when the mean of its input *falls* (its code tests
-``u_max - u > epsilon``), whatever its docstring says; fed the error, it would fire when the
-model gets better. The monitor feeds it the correctness ``1 - error`` instead.
+How each River detector is built, fed and read (FHDDM, for one, takes the correctness
+``1 - error``) is in :mod:`service.drift.detectors`; this module is the policy on top.
 
 Examples
 --------
@@ -44,14 +43,24 @@ concept 5055 0.1 0.28
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any
 
-from river.drift import ADWIN, KSWIN, PageHinkley
-from river.drift.binary import DDM, EDDM, FHDDM, HDDMA, HDDMW
-
+from service.drift.defaults import (
+    DEFAULT_ADWIN_DELTA,
+    DEFAULT_COOLDOWN,
+    DEFAULT_DETECTOR,
+    DEFAULT_QUIET_PERIOD,
+)
+from service.drift.detectors import (
+    DETECTOR_ADAPTERS,
+    DETECTORS,
+    ConceptReading,
+    Direction,
+    build_detector,
+    detector_params,
+    resolve_detector,
+)
 from service.drift.errors import DriftConfigurationError
 from service.drift.log import DriftEvent
 from service.models import Task
@@ -63,244 +72,11 @@ __all__ = [
     "DEFAULT_QUIET_PERIOD",
     "DETECTORS",
     "ConceptDriftMonitor",
+    "ConceptReading",
     "Direction",
     "detector_params",
     "resolve_detector",
 ]
-
-Direction = Literal["increase", "both"]
-
-DEFAULT_DETECTOR = "adwin"
-# The defaults below come from bench/drift_detection.py (5 scenarios x 5 seeds x 20,000 events,
-# a logistic regression learning test-then-train; table in README).
-#
-# ADWIN's delta: River's 0.002. No false alarm on any scenario, every abrupt change caught 47
-# events after it; on Bernoulli error streams no false alarm in 600,000 events, where 0.05 gives
-# the first. A larger delta is faster only on slow rises (0.01: gradual change 195 events
-# instead of 259, a 15% -> 22.5% rise 463 instead of 575), and real error streams, bursty rather
-# than independent, need the margin.
-DEFAULT_ADWIN_DELTA = 0.002
-# Events after an alarm during which further detections are taken for the same change. Without
-# a cooldown the detectors re-fire within 28 (HDDM-A), 148 (DDM) and 697 (HDDM-W) events of an
-# alarm, while separate changes are at least 4,610 events apart: 1,000 sits between the two.
-DEFAULT_COOLDOWN = 1_000
-# Events without any detection after which the active state clears: above the longest burst
-# and a gradual change's 1,000-event transition, so one change stays one episode; below the
-# shortest gap between changes, so the next change starts a new one.
-DEFAULT_QUIET_PERIOD = 2_000
-# KSWIN samples its reference at random: a fixed seed makes a replay from a checkpoint take the
-# same decisions as the first run.
-_KSWIN_SEED = 42
-
-
-# -- What the monitor needs to know about each River detector ---------------------------------
-
-_Change = tuple[float, float | None, bool]
-"""At a detection: the error after the change, the error before it (if known), whether it rose."""
-
-
-def _adwin_state(detector: Any) -> dict[str, float]:
-    return {"width": float(detector.width), "estimation": float(detector.estimation)}
-
-
-def _adwin_change(detector: Any, total: float, count: int) -> _Change:
-    # At a detection ADWIN has already dropped the old part of its window; everything it was
-    # fed since its last reset is in ``total``/``count``, so the dropped part's mean is exact.
-    after, width = float(detector.estimation), int(detector.width)
-    if count <= width:
-        return after, None, True
-    before = (total - float(detector.total)) / (count - width)
-    return after, before, after > before
-
-
-def _kswin_state(detector: Any) -> dict[str, float]:
-    window = detector.window
-    mean = sum(window) / len(window) if window else 0.0
-    return {"p_value": float(detector.p_value), "window_mean": float(mean)}
-
-
-def _kswin_change(detector: Any, total: float, count: int) -> _Change:
-    # At a detection KSWIN's window holds only its most recent ``stat_size`` values.
-    recent = list(detector.window)
-    after = sum(recent) / len(recent)
-    if count <= len(recent):
-        return after, None, True
-    before = (total - sum(recent)) / (count - len(recent))
-    return after, before, after > before
-
-
-def _page_hinkley_state(detector: Any) -> dict[str, float]:
-    return {
-        "mean": float(detector._x_mean.get()),
-        "increase": float(detector._sum_increase - detector._min_increase),
-        "decrease": float(detector._max_decrease - detector._sum_decrease),
-    }
-
-
-def _page_hinkley_change(detector: Any, total: float, count: int) -> _Change:
-    state = _page_hinkley_state(detector)
-    return state["mean"], None, state["increase"] > detector.threshold
-
-
-def _ddm_state(detector: Any) -> dict[str, float]:
-    state = {"error_rate": float(detector._p.get())}
-    if detector._p_min is not None:
-        state["min_error_rate"] = float(detector._p_min)
-    return state
-
-
-def _eddm_state(detector: Any) -> dict[str, float]:
-    return {"mean_distance": float(detector._error_distances.mean.get())}
-
-
-def _hddm_a_state(detector: Any) -> dict[str, float]:
-    return {"error_rate": float(detector._z.get())}
-
-
-def _hddm_a_change(detector: Any, total: float, count: int) -> _Change:
-    rose = not detector.two_sided_test or detector._mean_incr(detector.drift_confidence)
-    return _hddm_a_state(detector)["error_rate"], None, rose
-
-
-def _hddm_w_state(detector: Any) -> dict[str, float]:
-    return {"error_rate": float(detector._total.ewma)}
-
-
-def _hddm_w_change(detector: Any, total: float, count: int) -> _Change:
-    rose = not detector.two_sided_test or detector._detect_mean_incr(detector.drift_confidence)
-    return _hddm_w_state(detector)["error_rate"], None, rose
-
-
-def _fhddm_state(detector: Any) -> dict[str, float]:
-    window = detector._sliding_window
-    # Fed the correctness, so the error rate is what is not correct.
-    return {"error_rate": 1.0 - detector.n_one / len(window) if window else 0.0}
-
-
-@dataclass(frozen=True, slots=True)
-class _Detector:
-    title: str
-    factory: Callable[..., Any]
-    """The River class: a ``DriftDetector`` or a ``BinaryDriftDetector``."""
-    state: Callable[[Any], dict[str, float]]
-    change: Callable[[Any, float, int], _Change] | None = None
-    """After, before (if known) and whether the error rose; ``None``: the state's first value,
-    unknown, and a rise (the detector is one-sided)."""
-    binary: bool = False
-    warnings: bool = False
-    inverted: bool = False
-    """Fed the correctness ``1 - error`` rather than the error."""
-
-
-_DETECTORS: dict[str, _Detector] = {
-    "adwin": _Detector("ADWIN, adaptive windowing", ADWIN, _adwin_state, _adwin_change),
-    "page_hinkley": _Detector(
-        "Page-Hinkley cumulative test", PageHinkley, _page_hinkley_state, _page_hinkley_change
-    ),
-    "kswin": _Detector(
-        "KSWIN, Kolmogorov-Smirnov on a sliding window (a K-S test per event: slow)",
-        KSWIN,
-        _kswin_state,
-        _kswin_change,
-    ),
-    "ddm": _Detector("DDM, drift detection method", DDM, _ddm_state, binary=True, warnings=True),
-    "eddm": _Detector(
-        "EDDM, early DDM on the distance between errors",
-        EDDM,
-        _eddm_state,
-        binary=True,
-        warnings=True,
-    ),
-    "hddm_a": _Detector(
-        "HDDM-A, Hoeffding bounds on averages",
-        HDDMA,
-        _hddm_a_state,
-        _hddm_a_change,
-        binary=True,
-        warnings=True,
-    ),
-    "hddm_w": _Detector(
-        "HDDM-W, Hoeffding bounds on weighted averages",
-        HDDMW,
-        _hddm_w_state,
-        _hddm_w_change,
-        binary=True,
-        warnings=True,
-    ),
-    "fhddm": _Detector(
-        "FHDDM, fast Hoeffding drift detection", FHDDM, _fhddm_state, binary=True, inverted=True
-    ),
-}
-
-DETECTORS: Mapping[str, str] = {name: spec.title for name, spec in _DETECTORS.items()}
-"""The concept drift detectors by name, with a one-line description. The binary ones (DDM,
-EDDM, HDDM-A, HDDM-W, FHDDM) take a 0/1 error and so only classifiers."""
-
-_BY_KEY = {name.replace("_", ""): name for name in _DETECTORS}
-
-
-def resolve_detector(name: str) -> str:
-    """The canonical name of a detector, ignoring case, ``-`` and ``_``.
-
-    Examples
-    --------
-    >>> resolve_detector("HDDM-A"), resolve_detector("PageHinkley")
-    ('hddm_a', 'page_hinkley')
-    >>> resolve_detector("cusum")
-    Traceback (most recent call last):
-    ...
-    service.drift.errors.DriftConfigurationError: unknown drift detector 'cusum'; choose from: \
-adwin, page_hinkley, kswin, ddm, eddm, hddm_a, hddm_w, fhddm
-    """
-    key = name.strip().lower().replace("-", "").replace("_", "")
-    try:
-        return _BY_KEY[key]
-    except KeyError:
-        choices = ", ".join(_DETECTORS)
-        raise DriftConfigurationError(
-            f"unknown drift detector {name!r}; choose from: {choices}"
-        ) from None
-
-
-def detector_params(name: str, direction: Direction = "increase") -> dict[str, Any]:
-    """The parameters the monitor gives a detector unless told otherwise.
-
-    River's defaults, except: ADWIN's ``delta`` (:data:`DEFAULT_ADWIN_DELTA`), Page-Hinkley's
-    ``mode="up"`` when only rises count, and a fixed KSWIN seed.
-
-    Examples
-    --------
-    >>> detector_params("page_hinkley")
-    {'min_instances': 30, 'delta': 0.005, 'threshold': 50.0, 'alpha': 0.9999, 'mode': 'up'}
-    """
-    spec = _DETECTORS[resolve_detector(name)]
-    params = {
-        parameter.name: parameter.default
-        for parameter in inspect.signature(spec.factory).parameters.values()
-        if parameter.default is not inspect.Parameter.empty
-    }
-    if spec.factory is ADWIN:
-        params["delta"] = DEFAULT_ADWIN_DELTA
-    elif spec.factory is PageHinkley and direction == "increase":
-        params["mode"] = "up"
-    elif spec.factory is KSWIN:
-        params["seed"] = _KSWIN_SEED
-        params.pop("window", None)
-    return params
-
-
-def _build(name: str, params: Mapping[str, Any], direction: Direction) -> Any:
-    spec = _DETECTORS[name]
-    accepted = detector_params(name, direction)
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise DriftConfigurationError(
-            f"{name} has no parameter {', '.join(unknown)}; its parameters: {', '.join(accepted)}"
-        )
-    try:
-        return spec.factory(**{**accepted, **params})
-    except (TypeError, ValueError, OverflowError) as error:
-        raise DriftConfigurationError(f"cannot build {name} with {dict(params)}: {error}") from None
 
 
 class ConceptDriftMonitor:
@@ -352,9 +128,9 @@ watch a regressor; choose from: adwin, page_hinkley, kswin
         direction: Direction = "increase",
     ) -> None:
         name = resolve_detector(detector)
-        spec = _DETECTORS[name]
+        spec = DETECTOR_ADAPTERS[name]
         if spec.binary and task == "regression":
-            general = ", ".join(n for n, s in _DETECTORS.items() if not s.binary)
+            general = ", ".join(n for n, s in DETECTOR_ADAPTERS.items() if not s.binary)
             raise DriftConfigurationError(
                 f"{name} only takes a 0/1 error, so it cannot watch a regressor; "
                 f"choose from: {general}"
@@ -371,7 +147,7 @@ watch a regressor; choose from: adwin, page_hinkley, kswin
         self.cooldown = cooldown
         self.quiet_period = quiet_period
         self.direction = direction
-        self._detector = _build(name, self.params, direction)
+        self._detector = build_detector(name, self.params, direction)
         self._inverted = spec.inverted
         self._has_warnings = spec.warnings
         self._alarms = 0
@@ -420,14 +196,9 @@ watch a regressor; choose from: adwin, page_hinkley, kswin
 
     # -- the rare paths --------------------------------------------------------------------
 
-    def _reading(self) -> _Change:
-        spec = _DETECTORS[self.name]
-        if spec.change is not None:
-            return spec.change(self._detector, self._total, self._count)
-        return next(iter(spec.state(self._detector).values())), None, True
-
     def _on_detection(self, offset: int) -> DriftEvent | None:
-        after, before, rose = self._reading()
+        adapter = DETECTOR_ADAPTERS[self.name]
+        after, before, rose = adapter.change(self._detector, self._total, self._count)
         # Every River detector starts afresh at its next update after a detection.
         self._total, self._count = 0.0, 0
         self._warning_on = False
@@ -449,7 +220,7 @@ watch a regressor; choose from: adwin, page_hinkley, kswin
                 return None
         self._last_warning = self._seen
         self._warnings += 1
-        statistic = next(iter(_DETECTORS[self.name].state(self._detector).values()))
+        statistic = DETECTOR_ADAPTERS[self.name].statistic(self._detector)
         return DriftEvent(self.name, "concept", offset, statistic, warning=True)
 
     # -- reading and resetting -------------------------------------------------------------
@@ -492,7 +263,24 @@ watch a regressor; choose from: adwin, page_hinkley, kswin
         statistics); DDM: ``error_rate``, ``min_error_rate``; EDDM: ``mean_distance`` between
         errors; HDDM-A, HDDM-W, FHDDM: ``error_rate``.
         """
-        return _DETECTORS[self.name].state(self._detector)
+        return DETECTOR_ADAPTERS[self.name].state(self._detector)
+
+    def reading(self) -> ConceptReading:
+        """The detector's window width (ADWIN) and the error level it tracks, typed.
+
+        The same numbers as :meth:`state`, picked out by the detector's adapter so that a reader
+        (the metrics) need not know which detector keeps its mean error under which name.
+
+        Examples
+        --------
+        >>> monitor = ConceptDriftMonitor("ddm")
+        >>> for offset in range(50):
+        ...     _ = monitor.update(float(offset % 5 == 0), offset)
+        >>> reading = monitor.reading()
+        >>> reading.width, round(reading.mean_error, 3)
+        (None, 0.2)
+        """
+        return DETECTOR_ADAPTERS[self.name].reading(self._detector)
 
     def reset(self) -> None:
         """Start the detector afresh, e.g. after the learner retrained its model.

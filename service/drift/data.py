@@ -11,23 +11,9 @@ Per event, :meth:`DataDriftMonitor.observe` only appends the event's feature dic
 deque; the columns are pulled out and compared at evaluation time. The monitor keeps a
 reference to the dict it is given: do not mutate it afterwards.
 
-When a variable drifts (``rule``):
-
-``"psi_and_ks"`` (default)
-    PSI above ``psi_threshold`` and, for a number, the K-S p-value below ``ks_alpha / k`` (a
-    Bonferroni correction over the ``k`` numeric features compared). The PSI says the shift is
-    big enough to matter, whatever the window size; the K-S test says it is not sampling noise,
-    which protects small windows and lumpy (discrete) variables from PSI's noise floor. For a
-    category, or a number too sparse for the test, the PSI alone decides.
-``"psi"``
-    PSI above the threshold.
-``"ks"``
-    For a number, the K-S p-value below ``ks_alpha / k``; PSI for the rest. With 1,000-event
-    windows the test sees shifts of a quarter of a standard deviation: statistically real,
-    rarely worth a retrain; and a stationary stream fails about one evaluation in
-    ``1 / ks_alpha``.
-``"psi_or_ks"``
-    Either of the two: the most sensitive, and the most false flags.
+When a variable drifts is the ``rule``; by default PSI above ``psi_threshold`` and, for a
+number, a K-S p-value below ``ks_alpha / k`` (Bonferroni over the ``k`` numeric features
+compared). :mod:`service.drift.distributions` explains the rules.
 
 A variable raises one :class:`~service.drift.log.DriftEvent` when it starts drifting, and
 none while it stays so; it re-arms once an evaluation finds it back under the rule.
@@ -59,21 +45,31 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any, Literal
 
-from service.drift.distributions import (
+from service.drift.defaults import (
     DEFAULT_BINS,
+    DEFAULT_EVERY,
+    DEFAULT_KS_ALPHA,
+    DEFAULT_MAX_FEATURES,
+    DEFAULT_PSI_THRESHOLD,
+    DEFAULT_RULE,
     DEFAULT_TOP_CATEGORIES,
+    DEFAULT_WINDOW,
+)
+from service.drift.distributions import (
+    RULES,
     AbsentProfile,
     CategoricalProfile,
-    Comparison,
+    DataDriftRule,
     Profile,
+    check_comparison_settings,
+    drift_verdicts,
+    feature_columns,
     make_profile,
 )
 from service.drift.errors import DriftConfigurationError
-from service.drift.log import DriftEvent, DriftKind
+from service.drift.log import DriftEvent, DriftKind, DriftReport, FeatureDrift
 from service.models import Task
 
 __all__ = [
@@ -90,77 +86,6 @@ __all__ = [
     "DriftReport",
     "FeatureDrift",
 ]
-
-DataDriftRule = Literal["psi_and_ks", "psi", "ks", "psi_or_ks"]
-RULES: tuple[DataDriftRule, ...] = ("psi_and_ks", "psi", "ks", "psi_or_ks")
-
-# Events in the reference and in the recent window: ~100 per PSI bucket, and enough for the K-S
-# test to see a shift of a quarter of a standard deviation.
-DEFAULT_WINDOW = 1_000
-# Events between two evaluations: one window, so each evaluation sees a fresh batch of events
-# (independent tests) and each event is pulled out of its dict once. An evaluation costs about
-# 0.2 ms per feature (columns, sort, K-S): 1.2 µs per event for five features, twice that at
-# every=500 for at most half a window less delay.
-DEFAULT_EVERY = 1_000
-# The usual reading of PSI: above 0.2, a significant shift. In the benchmark it flags both
-# shifted features of the covariate scenario at the first evaluation after the shift, shifts
-# from half a standard deviation up, and nothing on 100,000 stationary events; sampling noise
-# alone stays near 0.02 with the default window (see distributions.DEFAULT_BINS).
-DEFAULT_PSI_THRESHOLD = 0.2
-# Family-wise significance of the K-S tests of one evaluation (Bonferroni over the numeric
-# features). The p-values are calibrated (checked by simulation at n = 50 to 1,000), so a
-# stationary stream fails an evaluation with probability ~0.01; with the default rule the PSI
-# must agree as well.
-DEFAULT_KS_ALPHA = 0.01
-# PSI and K-S together: at 1,000-event windows as sensitive as PSI alone (the K-S test agrees
-# whenever PSI is above 0.2) and, unlike PSI alone, it stays quiet with small windows.
-DEFAULT_RULE: DataDriftRule = "psi_and_ks"
-# Events have a bounded number of features, but their names need not repeat: past this many
-# distinct names, new ones are not tracked, so memory and the exported series stay bounded.
-DEFAULT_MAX_FEATURES = 100
-
-
-@dataclass(frozen=True, slots=True)
-class FeatureDrift:
-    """One variable's comparison with its reference at one evaluation."""
-
-    feature: str
-    psi: float
-    ks_statistic: float | None
-    ks_pvalue: float | None
-    drifting: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready view."""
-        return {
-            "feature": self.feature,
-            "psi": self.psi,
-            "ks_statistic": self.ks_statistic,
-            "ks_pvalue": self.ks_pvalue,
-            "drifting": self.drifting,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class DriftReport:
-    """What one evaluation found: every variable's comparison, and the new drift events."""
-
-    kind: DriftKind
-    offset: int
-    features: Mapping[str, FeatureDrift]
-    """By variable name, in name order."""
-    events: tuple[DriftEvent, ...]
-    """One per variable that started drifting at this evaluation."""
-
-    @property
-    def drifting(self) -> list[str]:
-        """The variables drifting now (newly or still), in name order."""
-        return [name for name, result in self.features.items() if result.drifting]
-
-
-def _column(rows: Iterable[Mapping[str, Any]], name: str) -> list[Any]:
-    """One feature's values, ``None`` where an event lacks it."""
-    return [row.get(name) for row in rows]
 
 
 class _WindowedDriftMonitor:
@@ -183,20 +108,13 @@ class _WindowedDriftMonitor:
             raise DriftConfigurationError(
                 f"window needs at least 2 events and every at least 1, not {window}, {every}"
             )
-        if rule not in RULES:
-            raise DriftConfigurationError(
-                f"unknown data drift rule {rule!r}; choose from: {', '.join(RULES)}"
-            )
-        if psi_threshold <= 0 or not 0 < ks_alpha < 1:
-            raise DriftConfigurationError(
-                f"psi_threshold must be positive and ks_alpha within (0, 1), "
-                f"not {psi_threshold}, {ks_alpha}"
-            )
-        if bins < 2 or top_categories < 1:
-            raise DriftConfigurationError(
-                f"bins must be at least 2 and top_categories at least 1, not {bins}, "
-                f"{top_categories}"
-            )
+        check_comparison_settings(
+            rule=rule,
+            psi_threshold=psi_threshold,
+            ks_alpha=ks_alpha,
+            bins=bins,
+            top_categories=top_categories,
+        )
         self.window = window
         self.every = every
         self.psi_threshold = psi_threshold
@@ -252,19 +170,6 @@ class _WindowedDriftMonitor:
         """Whether the reference window is complete."""
         return self._profiles is not None
 
-    def _drifts(self, comparison: Comparison, ks_cutoff: float) -> bool:
-        over = comparison.psi > self.psi_threshold
-        if comparison.ks_pvalue is None:
-            return over
-        significant = comparison.ks_pvalue < ks_cutoff
-        if self.rule == "psi_and_ks":
-            return over and significant
-        if self.rule == "ks":
-            return significant
-        if self.rule == "psi_or_ks":
-            return over or significant
-        return over
-
     def evaluate(self, offset: int) -> DriftReport | None:
         """Compare the recent window, however full, with the reference; ``None`` before both.
 
@@ -276,12 +181,11 @@ class _WindowedDriftMonitor:
             return None
         columns = self._columns(self._buffer, profiles)
         comparisons = {name: profiles[name].compare(columns[name]) for name in sorted(columns)}
-        tested = sum(c.ks_pvalue is not None for c in comparisons.values())
-        ks_cutoff = self.ks_alpha / max(tested, 1)
+        verdicts = drift_verdicts(comparisons, self.rule, self.psi_threshold, self.ks_alpha)
         results: dict[str, FeatureDrift] = {}
         events: list[DriftEvent] = []
         for name, comparison in comparisons.items():
-            drifting = self._drifts(comparison, ks_cutoff)
+            drifting = verdicts[name]
             results[name] = FeatureDrift(
                 name, comparison.psi, comparison.ks_statistic, comparison.ks_pvalue, drifting
             )
@@ -333,7 +237,7 @@ class DataDriftMonitor(_WindowedDriftMonitor):
     ks_alpha
         Family-wise significance of an evaluation's K-S tests (Bonferroni-corrected).
     rule
-        When a variable counts as drifting; see the module's documentation.
+        When a variable counts as drifting; see :mod:`service.drift.distributions`.
     bins
         Quantile buckets of a numeric feature.
     top_categories
@@ -401,33 +305,25 @@ class DataDriftMonitor(_WindowedDriftMonitor):
         return sorted(set().union(*rows) - set(known))[:room]
 
     def _profile(self, rows: list[Mapping[str, Any]]) -> dict[str, Profile]:
-        names = self._names(rows, ())
+        columns, _ = feature_columns(rows, self._names(rows, ()))
         return {
-            name: make_profile(
-                _column(rows, name), bins=self.bins, top_categories=self.top_categories
-            )
-            for name in names
+            name: make_profile(column, bins=self.bins, top_categories=self.top_categories)
+            for name, column in columns.items()
         }
 
     def _columns(
         self, rows: Collection[Mapping[str, Any]], profiles: dict[str, Profile]
     ) -> dict[str, list[Any]]:
-        columns: dict[str, list[Any]] = {}
-        complete = True
-        for name in profiles:
-            try:
-                columns[name] = list(map(itemgetter(name), rows))  # twice as fast as get
-            except KeyError:
-                columns[name] = [row.get(name) for row in rows]
-                complete = False
+        columns, complete = feature_columns(rows, profiles)
         # Looking for names the reference did not have means going through every key of every
         # event; skip it when every event has every known feature and nothing else.
         if self.watch is None and not (
             complete and sum(map(len, rows)) == len(rows) * len(profiles)
         ):
-            for name in self._names(rows, profiles):
+            new, _ = feature_columns(rows, self._names(rows, profiles))
+            for name, column in new.items():
                 profiles[name] = AbsentProfile(self.window)
-                columns[name] = _column(rows, name)
+                columns[name] = column
         return columns
 
 

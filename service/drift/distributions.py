@@ -1,4 +1,4 @@
-"""Comparing two samples of one variable: PSI over reference buckets, and the two-sample K-S test.
+"""Comparing two samples of one variable: PSI over reference buckets, the two-sample K-S test.
 
 A :class:`Profile` is what is kept of the reference window for one variable: its buckets, the
 share of the reference in each, and for numbers the sorted values for the K-S test. Buckets
@@ -12,6 +12,25 @@ always end with two extra ones, ``other`` and ``missing``:
   then ``missing``;
 * a variable absent from the whole reference: only ``other`` and ``missing``, with all the
   reference in ``missing``; it drifts as soon as it shows up often enough.
+
+When a window counts as drifting from its reference is a data-drift *rule*
+(:func:`drift_verdicts` applies it to all the variables of one evaluation):
+
+``"psi_and_ks"`` (default)
+    PSI above ``psi_threshold`` and, for a number, the K-S p-value below ``ks_alpha / k`` (a
+    Bonferroni correction over the ``k`` numeric features compared). The PSI says the shift is
+    big enough to matter, whatever the window size; the K-S test says it is not sampling noise,
+    which protects small windows and lumpy (discrete) variables from PSI's noise floor. For a
+    category, or a number too sparse for the test, the PSI alone decides.
+``"psi"``
+    PSI above the threshold.
+``"ks"``
+    For a number, the K-S p-value below ``ks_alpha / k``; PSI for the rest. With 1,000-event
+    windows the test sees shifts of a quarter of a standard deviation: statistically real,
+    rarely worth a retrain; and a stationary stream fails about one evaluation in
+    ``1 / ks_alpha``.
+``"psi_or_ks"``
+    Either of the two: the most sensitive, and the most false flags.
 
 Examples
 --------
@@ -29,37 +48,44 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Hashable, Sequence
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from numbers import Real
-from typing import Any, Protocol
+from operator import itemgetter
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special
+
+from service.drift.defaults import DEFAULT_BINS, DEFAULT_TOP_CATEGORIES
+from service.drift.errors import DriftConfigurationError
 
 __all__ = [
     "DEFAULT_BINS",
     "DEFAULT_TOP_CATEGORIES",
     "MIN_KS_SAMPLES",
     "PSI_EPSILON",
+    "RULES",
     "AbsentProfile",
     "CategoricalProfile",
     "Comparison",
+    "DataDriftRule",
     "NumericProfile",
     "Profile",
+    "check_comparison_settings",
+    "drift_verdicts",
+    "feature_columns",
     "ks_two_sample",
     "make_profile",
     "population_stability_index",
 ]
 
-# Ten quantile buckets: the usual choice for PSI, each holding ~100 events of a 1,000-event
-# window, so sampling noise alone gives a PSI near 9 * (1/1000 + 1/1000) = 0.018.
-DEFAULT_BINS = 10
-# Categories beyond the 20 most frequent share the ``other`` bucket, so a high-cardinality
-# string (an id, a free-text field) cannot blow up the number of buckets.
-DEFAULT_TOP_CATEGORIES = 20
+DataDriftRule = Literal["psi_and_ks", "psi", "ks", "psi_or_ks"]
+"""When a compared variable counts as drifting; see the module's documentation."""
+RULES: tuple[DataDriftRule, ...] = ("psi_and_ks", "psi", "ks", "psi_or_ks")
+
 # A bucket empty on one side gets this share instead of zero, so that its PSI term is large but
 # finite: ln(0.05 / 1e-4) = 6.2, i.e. a bucket going from nothing to 5% adds 0.31, enough on its
 # own to cross the usual 0.2. It is a tenth of one event in a 1,000-event window, so it never
@@ -268,6 +294,27 @@ class AbsentProfile:
         return Comparison(population_stability_index(expected, (len(column) - missing, missing)))
 
 
+def feature_columns(
+    rows: Collection[Mapping[str, Any]], names: Iterable[str]
+) -> tuple[dict[str, list[Any]], bool]:
+    """Each named variable's column (``None`` where a row lacks it); whether no row lacked one.
+
+    Examples
+    --------
+    >>> feature_columns([{"x": 1, "y": "a"}, {"x": 2}], ["x", "y"])
+    ({'x': [1, 2], 'y': ['a', None]}, False)
+    """
+    columns: dict[str, list[Any]] = {}
+    complete = True
+    for name in names:
+        try:
+            columns[name] = list(map(itemgetter(name), rows))  # twice as fast as get
+        except KeyError:
+            columns[name] = [row.get(name) for row in rows]
+            complete = False
+    return columns, complete
+
+
 def make_profile(
     column: Sequence[Any], *, bins: int = DEFAULT_BINS, top_categories: int = DEFAULT_TOP_CATEGORIES
 ) -> NumericProfile | CategoricalProfile | AbsentProfile:
@@ -290,3 +337,63 @@ def make_profile(
     if types <= _NUMERIC_OR_MISSING or all(_is_number(v) for v in column if v is not None):
         return NumericProfile.from_column(column, bins)
     return CategoricalProfile.from_column(column, top_categories)
+
+
+def check_comparison_settings(
+    *, rule: str, psi_threshold: float, ks_alpha: float, bins: int, top_categories: int
+) -> None:
+    """Refuse, with a :class:`DriftConfigurationError`, settings no comparison can use."""
+    if rule not in RULES:
+        raise DriftConfigurationError(
+            f"unknown data drift rule {rule!r}; choose from: {', '.join(RULES)}"
+        )
+    if psi_threshold <= 0 or not 0 < ks_alpha < 1:
+        raise DriftConfigurationError(
+            f"psi_threshold must be positive and ks_alpha within (0, 1), "
+            f"not {psi_threshold}, {ks_alpha}"
+        )
+    if bins < 2 or top_categories < 1:
+        raise DriftConfigurationError(
+            f"bins must be at least 2 and top_categories at least 1, not {bins}, {top_categories}"
+        )
+
+
+def drift_verdicts(
+    comparisons: Mapping[str, Comparison],
+    rule: DataDriftRule,
+    psi_threshold: float,
+    ks_alpha: float,
+) -> dict[str, bool]:
+    """Whether each compared variable of one evaluation drifts under ``rule``.
+
+    The K-S tests share ``ks_alpha``: each p-value is held against ``ks_alpha / k``, ``k`` the
+    number of variables the test ran on (Bonferroni).
+
+    Examples
+    --------
+    >>> shifted, noisy = Comparison(0.5, 0.3, 1e-9), Comparison(0.05, 0.1, 0.004)
+    >>> [drift_verdicts({"x": shifted, "y": noisy}, r, 0.2, 0.01) for r in ("psi_and_ks", "ks")]
+    [{'x': True, 'y': False}, {'x': True, 'y': True}]
+    """
+    tested = sum(c.ks_pvalue is not None for c in comparisons.values())
+    ks_cutoff = ks_alpha / max(tested, 1)
+    return {
+        name: _drifts(comparison, rule, psi_threshold, ks_cutoff)
+        for name, comparison in comparisons.items()
+    }
+
+
+def _drifts(
+    comparison: Comparison, rule: DataDriftRule, psi_threshold: float, ks_cutoff: float
+) -> bool:
+    over = comparison.psi > psi_threshold
+    if comparison.ks_pvalue is None:
+        return over
+    significant = comparison.ks_pvalue < ks_cutoff
+    if rule == "psi_and_ks":
+        return over and significant
+    if rule == "ks":
+        return significant
+    if rule == "psi_or_ks":
+        return over or significant
+    return over

@@ -1,5 +1,8 @@
 """What a drift monitor reports: one :class:`DriftEvent` per change, kept in a bounded log.
 
+A data-drift evaluation also reports every variable's comparison, a :class:`FeatureDrift`
+each, in one :class:`DriftReport`.
+
 Examples
 --------
 >>> log = DriftLog(maxlen=2)
@@ -15,18 +18,23 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["DEFAULT_LOG_SIZE", "DriftEvent", "DriftKind", "DriftLog"]
+from service.drift.defaults import DEFAULT_LOG_SIZE
+
+__all__ = [
+    "DEFAULT_LOG_SIZE",
+    "DriftEvent",
+    "DriftKind",
+    "DriftLog",
+    "DriftReport",
+    "FeatureDrift",
+]
 
 DriftKind = Literal["concept", "data", "prediction", "label"]
 """What drifted: the model's error (concept), a feature, the predictions or the labels."""
-
-# Enough to show the last few episodes of every kind on ``GET /drift`` without the log ever
-# growing with the stream; older events live on only in the counters.
-DEFAULT_LOG_SIZE = 100
 
 
 def _finite_or_none(value: float | None) -> float | None:
@@ -78,6 +86,44 @@ class DriftEvent:
             "baseline": _finite_or_none(self.baseline),
             "warning": self.warning,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureDrift:
+    """One variable's comparison with its reference at one evaluation."""
+
+    feature: str
+    psi: float
+    ks_statistic: float | None
+    ks_pvalue: float | None
+    drifting: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return {
+            "feature": self.feature,
+            "psi": self.psi,
+            "ks_statistic": self.ks_statistic,
+            "ks_pvalue": self.ks_pvalue,
+            "drifting": self.drifting,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DriftReport:
+    """What one evaluation found: every variable's comparison, and the new drift events."""
+
+    kind: DriftKind
+    offset: int
+    features: Mapping[str, FeatureDrift]
+    """By variable name, in name order."""
+    events: tuple[DriftEvent, ...]
+    """One per variable that started drifting at this evaluation."""
+
+    @property
+    def drifting(self) -> list[str]:
+        """The variables drifting now (newly or still), in name order."""
+        return [name for name, result in self.features.items() if result.drifting]
 
 
 class DriftLog:

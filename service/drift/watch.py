@@ -22,34 +22,28 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.drift.concept import (
+from service.drift.concept import ConceptDriftMonitor, ConceptReading
+from service.drift.data import DataDriftMonitor, DistributionDriftMonitor
+from service.drift.defaults import (
     DEFAULT_COOLDOWN,
     DEFAULT_DETECTOR,
-    DEFAULT_QUIET_PERIOD,
-    ConceptDriftMonitor,
-    resolve_detector,
-)
-from service.drift.data import (
     DEFAULT_EVERY,
     DEFAULT_KS_ALPHA,
+    DEFAULT_LOG_SIZE,
     DEFAULT_PSI_THRESHOLD,
+    DEFAULT_QUIET_PERIOD,
     DEFAULT_RULE,
+    DEFAULT_TRACKED_FEATURES,
     DEFAULT_WINDOW,
-    DataDriftMonitor,
-    DataDriftRule,
-    DistributionDriftMonitor,
-    DriftReport,
-    FeatureDrift,
 )
-from service.drift.log import DEFAULT_LOG_SIZE, DriftEvent, DriftKind, DriftLog
+from service.drift.detectors import resolve_detector
+from service.drift.distributions import DataDriftRule
+from service.drift.log import DriftEvent, DriftKind, DriftLog, DriftReport, FeatureDrift
 from service.models import Task
 
-__all__ = ["DRIFT_KINDS", "DriftConfig", "DriftWatch"]
+__all__ = ["DEFAULT_TRACKED_FEATURES", "DRIFT_KINDS", "DriftConfig", "DriftWatch"]
 
 DRIFT_KINDS: tuple[DriftKind, ...] = ("concept", "data", "prediction", "label")
-# Features tracked when no watch list is given: enough for typical tabular events, and a bound
-# on both the evaluation cost and the number of per-feature series.
-DEFAULT_TRACKED_FEATURES = 50
 
 
 @dataclass(frozen=True)
@@ -110,13 +104,21 @@ class DriftWatch:
         prediction: Any,
         error: float | None,
         offset: int,
-    ) -> None:
-        """Feed one event: its features, and for a labelled one its label, prediction, error."""
+    ) -> bool:
+        """Feed one event: its features, and for a labelled one its label, prediction, error.
+
+        Returns
+        -------
+        bool
+            Whether the concept-drift monitor raised an alarm on this event (a warning is not
+            one), so that the caller can act on it (e.g. a triggered retrain) without comparing
+            alarm counts before and after. ``False`` for an event without a label or an error.
+        """
         report = self.data.observe(features, offset)
         if report is not None:
             self._record_report(report)
         if label is None:
-            return
+            return False
         report = self.labels.observe(label, offset)
         if report is not None:
             self._record_report(report)
@@ -124,10 +126,13 @@ class DriftWatch:
             report = self.predictions.observe(prediction, offset)
             if report is not None:
                 self._record_report(report)
-        if error is not None:
-            event = self.concept.update(error, offset)
-            if event is not None:
-                self._record(event)
+        if error is None:
+            return False
+        event = self.concept.update(error, offset)
+        if event is None:
+            return False
+        self._record(event)
+        return not event.warning
 
     def reset_references(self) -> None:
         """Start new reference windows (after a retrain, the new model's world is the baseline)."""
@@ -172,6 +177,10 @@ class DriftWatch:
     def concept_state(self) -> dict[str, float]:
         """The concept detector's values worth plotting (ADWIN: window width, mean error)."""
         return self.concept.state()
+
+    def concept_reading(self) -> ConceptReading:
+        """The concept detector's window width and mean error, whichever detector it is."""
+        return self.concept.reading()
 
     def feature_drift(self, k: int) -> list[FeatureDrift]:
         """The ``k`` features with the highest PSI at the last evaluation (a bounded set)."""

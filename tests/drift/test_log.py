@@ -9,7 +9,8 @@ import pickle
 
 import pytest
 
-from service.drift import DriftEvent, DriftLog
+from service.drift import DriftEvent, DriftLog, DriftReport, FeatureDrift
+from service.state.unpickle import restricted_loads
 
 
 def test_an_event_is_frozen() -> None:
@@ -52,3 +53,27 @@ def test_the_log_pickles_with_its_bound() -> None:
 def test_an_empty_log_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1 event"):
         DriftLog(maxlen=0)
+
+
+def _report() -> DriftReport:
+    feature = FeatureDrift("x", psi=0.3, ks_statistic=0.2, ks_pvalue=1e-4, drifting=True)
+    event = DriftEvent("psi_and_ks", "data", offset=10, statistic=0.3, feature="x")
+    return DriftReport("data", 10, {"x": feature}, (event,))
+
+
+def test_a_report_pickles_under_the_module_it_lives_in() -> None:
+    payload = pickle.dumps(_report())
+    assert b"service.drift.log" in payload and b"service.drift.data" not in payload
+    assert restricted_loads(payload) == _report()
+
+
+def test_a_report_pickled_where_reports_used_to_live_still_loads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Checkpoints written before reports moved to ``service.drift.log`` name them in ``data``."""
+    for moved in (FeatureDrift, DriftReport):
+        monkeypatch.setattr(moved, "__module__", "service.drift.data")
+    payload = pickle.dumps(_report())
+    monkeypatch.undo()
+    assert b"service.drift.data" in payload
+    assert restricted_loads(payload) == _report()
