@@ -2,7 +2,7 @@
 
 Both sides do the same work on the same events in the same order: ``predict_proba_one``,
 update the prequential metric, ``learn_one``. The baseline (B1) loops over events already
-decoded into dicts; the service path (the real :class:`~service.consumer.IngestWorker`, with
+decoded into dicts; the service path (the real :class:`~service.ingest.worker.IngestWorker`, with
 its fetch process) reads them from a pre-filled topic on a real local broker, validates them,
 learns under the learner's lock, keeps rolling metrics and drift windows, and moves the
 Prometheus metrics. The learner runs on the service core, the fetch process and the broker on
@@ -45,11 +45,12 @@ from bench.protocol import (
 from bench.stack import broker, fill_topic, make_events, new_topic
 from service.app import drift_config
 from service.config import Settings
-from service.consumer import IngestWorker
 from service.drift.watch import DriftWatch
 from service.events import Event
+from service.ingest.status import ConsumerState
+from service.ingest.worker import IngestWorker
 from service.learner import Learner
-from service.metrics import ConsumerState, LearnerCollector, ServiceMetrics
+from service.metrics import LearnerCollector, ServiceMetrics
 from service.models import build_model
 
 __all__ = ["river_loop", "run", "service_ingest"]
@@ -91,7 +92,7 @@ def _pin_fetch_process() -> None:
     while time.monotonic() < deadline:
         for child in child_processes(os.getpid()):
             with contextlib.suppress(OSError):  # a child that ended meanwhile
-                if b"service.fetcher" in Path(f"/proc/{child}/cmdline").read_bytes():
+                if b"service.ingest.fetcher" in Path(f"/proc/{child}/cmdline").read_bytes():
                     pin(child, LOAD_CORE)  # not the broker, also our child
                     return
         time.sleep(0.01)

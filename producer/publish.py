@@ -49,7 +49,7 @@ from rich.text import Text
 
 from producer.messages import Message
 from service.errors import DriftlineError
-from service.topics import ensure_topics
+from service.ingest.topics import ensure_topics
 
 __all__ = [
     "CLIENT_ID",

@@ -25,14 +25,16 @@ from service.api.admin import router as admin_router
 from service.api.deps import Runtime
 from service.api.watermark import router as watermark_router
 from service.config import Settings
-from service.consumer import IngestWorker
 from service.drift.watch import DriftConfig, DriftWatch
 from service.errors import DriftlineError
+from service.ingest.status import ConsumerState
+from service.ingest.worker import IngestWorker
 from service.learner import Learner
-from service.metrics import ConsumerState, LearnerCollector, ServiceMetrics
+from service.metrics import LearnerCollector, ServiceMetrics
 from service.models import build_model
 from service.state.checkpoint import Checkpoint, CheckpointError, CheckpointStore, Owner
-from service.strategies.manager import ModelManager
+from service.state.checkpointer import Checkpointer
+from service.strategies.config import manager_from_config
 
 __all__ = ["build_learner", "create_app"]
 
@@ -88,22 +90,32 @@ def create_app(
             registry.register(
                 LearnerCollector(learner, consumer_state, settings.drift_exported_features)
             )
-            worker = None
+            checkpointer = None
+            if consume and checkpoints is not None:
+                checkpointer = Checkpointer(
+                    checkpoints,
+                    learner,
+                    metrics,
+                    consumer_state,
+                    every_events=settings.checkpoint_every_events,
+                    every_s=settings.checkpoint_every_s,
+                )
             if consume:
                 worker = IngestWorker(
                     settings,
                     learner,
                     metrics,
                     consumer_state,
-                    checkpoints=checkpoints,
+                    checkpointer=checkpointer,
                     new_learner=functools.partial(build_learner, settings),
                     stop_service=stop_service,
                 )
                 worker.start()
                 stack.callback(worker.stop)
             log.info("serving model %s (%s)", settings.model, learner.task)
+            runtime = Runtime(settings, learner, metrics, consumer_state, consume, checkpointer)
             try:
-                yield {"runtime": Runtime(settings, learner, metrics, consumer_state, worker)}
+                yield {"runtime": runtime}
             finally:
                 app.state.refusal = consumer_state.refusal
 
@@ -189,7 +201,7 @@ def _importable(name: str) -> tuple[str, str]:
 
 def build_learner(settings: Settings) -> Learner:
     """A fresh learner of these settings: model, strategy, drift watch, classes and bounds."""
-    manager = ModelManager.from_config(
+    manager = manager_from_config(
         settings.strategy_config(), model=settings.model, seed=settings.seed
     )
     drift = DriftWatch(drift_config(settings), manager.task) if settings.drift_detection else None

@@ -39,21 +39,28 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from river import metrics
 
-from service.drift.data import FeatureDrift
-from service.drift.log import DriftKind
 from service.drift.watch import DriftWatch
 from service.errors import DriftlineError
 from service.events import DEFAULT_MAX_MAGNITUDE, Event, FeatureValue, Label, RejectReason
 from service.models import Task
+from service.readings import (
+    Answers,
+    DriftValues,
+    MetricValues,
+    Prediction,
+    bounded,
+    finite_probabilities,
+    metric_names,
+)
 from service.rolling import RollingMean
-from service.strategies.config import StrategyConfig
-from service.strategies.manager import ManagerStats, ModelManager
+from service.strategies.config import StrategyConfig, manager_from_config
+from service.strategies.manager import ModelManager
 from service.strategies.promotion import PromotionDecision
+from service.strategies.stats import ManagerStats
 from service.strategies.versions import ModelVersion
 
 __all__ = [
@@ -83,86 +90,8 @@ class EventError(DriftlineError):
         self.reason = reason
 
 
-def _finite_probabilities(proba: dict[Label, float] | None) -> dict[Label, float] | None:
-    """The probabilities, or ``None`` when there are none or any is not a finite number."""
-    if not proba:
-        return None
-    try:
-        total = sum(proba.values())
-    except TypeError:
-        return None
-    return proba if math.isfinite(total) else None
-
-
-def _bounded(predicted: Any, bound: float) -> float | None:
-    """A regressor's prediction clipped to ``[-bound, bound]``; ``None`` unless a number."""
-    if predicted is None or isinstance(predicted, bool):
-        return None
-    try:
-        value = float(predicted)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if value != value:  # NaN
-        return None
-    return max(-bound, min(bound, value))
-
-
 class LabelError(EventError):
     """An event's label cannot be learned by this model (e.g. a string for a regressor)."""
-
-
-_CLASSIFICATION_METRICS = ("accuracy", "log_loss")
-_REGRESSION_METRICS = ("mae", "rmse")
-
-
-def metric_names(task: Task) -> tuple[str, ...]:
-    """The prequential metrics reported for a task, in the order River's ``Metrics`` holds them."""
-    return _CLASSIFICATION_METRICS if task == "classification" else _REGRESSION_METRICS
-
-
-@dataclass(frozen=True, slots=True)
-class Prediction:
-    """What the live model says about one instance."""
-
-    prediction: Label | None
-    probabilities: dict[Label, float] | None
-
-
-@dataclass(frozen=True, slots=True)
-class Answers:
-    """Predictions and the model state that made them, read under one hold of the lock."""
-
-    predictions: list[Prediction]
-    model_version: int
-    events_learned: int
-
-
-@dataclass(frozen=True, slots=True)
-class MetricValues:
-    """A consistent reading of the learner's progress, taken under its lock."""
-
-    events_learned: int
-    events_unlabelled: int
-    model_version: int
-    positions: dict[int, int]
-    cumulative: dict[str, float]
-    rolling: dict[str, float]
-    rolling_count: int
-    learned_at: float | None = field(default=None)
-
-
-@dataclass(frozen=True, slots=True)
-class DriftValues:
-    """A consistent reading of the drift watch, taken under the learner's lock."""
-
-    alarms: dict[tuple[str, DriftKind], int]
-    warnings: dict[str, int]
-    active: dict[str, bool]
-    last_alarm_times: dict[DriftKind, float]
-    concept_state: dict[str, float]
-    features: list[FeatureDrift]
-    distribution_psi: dict[str, float]
-    events: list[dict[str, Any]]
 
 
 class Learner:
@@ -229,7 +158,7 @@ class Learner:
     ) -> Learner:
         """A learner for a registry model, kept fresh by ``strategy`` (online by default)."""
         config = strategy or StrategyConfig()
-        manager = ModelManager.from_config(config, model=model, seed=seed)
+        manager = manager_from_config(config, model=model, seed=seed)
         return cls(manager, rolling_window, drift, classes, max_magnitude)
 
     @property
@@ -309,12 +238,14 @@ class Learner:
                 predicted, error = self._score(label, answer)
                 self.events_learned += 1
                 self.learned_at = event.ts
-                drift_alarm = False
-                if drift is not None:
-                    alarms_before = drift.concept.alarms
-                    drift.observe(x, label, predicted, error, offset)
-                    drift_alarm = drift.concept.alarms > alarms_before
-                self._after_learning(x, label, predicted, error, offset, drift_alarm)
+                alarm = drift is not None and drift.observe(x, label, predicted, error, offset)
+                manager = self.manager
+                # Only a rebuilding strategy reads the rolling metric (its metric trigger).
+                rolling = self._rolling_label.get() if manager.reads_rolling_metric else math.nan
+                swapped = manager.after_learning(x, label, error, offset, rolling, alarm)
+                if swapped and drift is not None:
+                    # A new model serves: its world is the new reference for data drift.
+                    drift.reset_references()
             self.positions[partition] = offset + 1
         if self._reader_waiting:
             # threading.Lock is not fair: hand the lock to a waiting request before the next
@@ -358,30 +289,11 @@ class Learner:
         with self.lock:
             self.positions[partition] = offset + 1
 
-    def _after_learning(
-        self,
-        x: dict[str, FeatureValue],
-        y: Label,
-        predicted: Any,
-        error: float | None,
-        offset: int,
-        drift_alarm: bool,
-    ) -> None:
-        """Let the strategy take the learned event (and rebuild, promote, roll back)."""
-        manager = self.manager
-        version = manager.version
-        # Only a rebuilding strategy reads the rolling metric (its metric trigger).
-        rolling = self._rolling_label.get() if manager.strategy.rebuilds else math.nan
-        manager.after_learning(x, y, predicted, error, offset, rolling, drift_alarm)
-        if manager.version != version and self.drift is not None:
-            # A new model serves: its world is the new reference for data drift.
-            self.drift.reset_references()
-
     def _answer(self, x: dict[str, FeatureValue]) -> Any:
         """The model's finite answer: a classifier's probabilities, a regressor's number."""
         if self.task == "classification":
-            return _finite_probabilities(self.model.predict_proba_one(x))
-        return _bounded(self.model.predict_one(x), self.max_magnitude)
+            return finite_probabilities(self.model.predict_proba_one(x))
+        return bounded(self.model.predict_one(x), self.max_magnitude)
 
     def _score(self, y: Label, answer: Any) -> tuple[Any, float | None]:
         """Update the metrics with one answer; the prediction and its prequential error."""
@@ -497,6 +409,7 @@ class Learner:
                 active=drift.active_kinds(),
                 last_alarm_times=drift.last_alarm_times(),
                 concept_state=drift.concept_state(),
+                concept_reading=drift.concept_reading(),
                 features=drift.feature_drift(top_features),
                 distribution_psi=drift.distribution_psi(),
                 events=drift.log.to_list(),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 
 import kafka
 import river
@@ -28,10 +27,11 @@ from prometheus_client.registry import Collector
 
 import service
 from service.events import RejectReason
+from service.ingest.status import ConsumerState
 from service.learner import Learner
 from service.strategies.manager import ManagerStats
 
-__all__ = ["ConsumerState", "LearnerCollector", "ServiceMetrics"]
+__all__ = ["LearnerCollector", "ServiceMetrics"]
 
 # One test-then-train step costs ~20 µs (logistic regression) to ~2 ms (a forest of 10 trees).
 LEARN_BUCKETS = (
@@ -52,25 +52,6 @@ _EXPORTED = {
     "mae": "mae",
     "rmse": "rmse",
 }
-
-
-@dataclass
-class ConsumerState:
-    """What the consumer thread knows about Kafka, published for readers (written by one thread)."""
-
-    assigned: bool = False
-    connected: bool = False
-    lag: dict[int, int] = field(default_factory=dict)
-    last_learned_wall_time: float | None = None
-    last_poll_wall_time: float | None = None
-    last_checkpoint_wall_time: float | None = None
-    last_checkpoint_bytes: int | None = None
-    fetch_failures: int = 0
-    """Fetch processes that died in a row, none of them delivering a batch."""
-    fetch_problem: str | None = None
-    """Why the last one died, while ``fetch_failures`` is above 0."""
-    refusal: str | None = None
-    """Why the worker refused to learn at all (a state folder of another stream), if it did."""
 
 
 class ServiceMetrics:
@@ -356,19 +337,18 @@ class LearnerCollector(Collector):
         for kind, when in sorted(drift.last_alarm_times.items()):
             last.add_metric([kind], when)
         yield last
-        state = drift.concept_state
-        if "width" in state:
+        reading = drift.concept_reading
+        if reading.width is not None:
             yield _gauge(
                 "driftline_concept_detector_width_events",
                 "Events in ADWIN's window: it shrinks when ADWIN cuts it at a change.",
-                state["width"],
+                reading.width,
             )
-        mean = next((state[k] for k in _MEAN_ERROR_KEYS if k in state), None)
-        if mean is not None:
+        if reading.mean_error is not None:
             yield _gauge(
                 "driftline_concept_detector_mean_error",
                 "Mean prequential error the concept-drift detector currently sees.",
-                mean,
+                reading.mean_error,
             )
         families = {
             "psi": GaugeMetricFamily(
@@ -400,10 +380,6 @@ class LearnerCollector(Collector):
                 f"PSI of the {name}s' recent window against their reference.",
                 psi,
             )
-
-
-# Where each detector keeps the error level it tracks (ADWIN, DDM/HDDM/FHDDM, KSWIN, PH).
-_MEAN_ERROR_KEYS = ("estimation", "error_rate", "window_mean", "mean")
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

@@ -63,11 +63,14 @@ class CheckpointPublic(BaseModel):
 )
 def write_checkpoint(runtime: RuntimeDep) -> CheckpointPublic:
     """Write a checkpoint now (e.g. before maintenance) and commit its offsets."""
-    worker = runtime.worker
-    if worker is None:
+    if not runtime.consuming:
         raise HTTPException(status.HTTP_409_CONFLICT, "this service does not consume")
+    if runtime.checkpoints is None:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "checkpoints are off: set DRIFTLINE_STATE_DIR"
+        )
     try:
-        path = worker.request_checkpoint()
+        path = runtime.checkpoints.request()
     except DriftlineError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
     positions = runtime.learner.values().positions

@@ -7,16 +7,33 @@ cost every request a thread hand-off just to read an attribute.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
 from service.config import Settings
-from service.consumer import IngestWorker
+from service.ingest.status import ConsumerState
 from service.learner import Learner
-from service.metrics import ConsumerState, ServiceMetrics
+from service.metrics import ServiceMetrics
 
-__all__ = ["LearnerDep", "MetricsDep", "Runtime", "RuntimeDep", "SettingsDep", "runtime_of"]
+__all__ = [
+    "CheckpointRequests",
+    "LearnerDep",
+    "MetricsDep",
+    "Runtime",
+    "RuntimeDep",
+    "SettingsDep",
+    "runtime_of",
+]
+
+
+class CheckpointRequests(Protocol):
+    """Whoever writes the checkpoints, asked from a request's thread."""
+
+    def request(self, timeout: float = 30.0) -> Path:
+        """Write a checkpoint now and return its path; raises ``DriftlineError`` if it cannot."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -27,7 +44,10 @@ class Runtime:
     learner: Learner
     metrics: ServiceMetrics
     consumer_state: ConsumerState
-    worker: IngestWorker | None
+    consuming: bool
+    """Whether this process learns from Kafka (``False``: it only serves)."""
+    checkpoints: CheckpointRequests | None
+    """``None`` when checkpoints are off (no ``DRIFTLINE_STATE_DIR``) or nothing is consumed."""
 
 
 def runtime_of(request: Request) -> Runtime:

@@ -38,7 +38,8 @@ from service.api.schemas import (
 )
 from service.config import Settings
 from service.events import check_features
-from service.learner import Answers, EventError, Learner, Prediction
+from service.learner import EventError, Learner
+from service.readings import Answers, Prediction
 
 __all__ = ["label_key", "router"]
 

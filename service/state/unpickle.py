@@ -30,7 +30,7 @@ import pickle
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["ALLOWED_NAMES", "restricted_loads"]
+__all__ = ["ALLOWED_NAMES", "MOVED", "restricted_loads"]
 
 
 def _names(module: str, qualnames: str) -> set[tuple[str, str]]:
@@ -125,23 +125,35 @@ ALLOWED_NAMES: frozenset[tuple[str, str]] = frozenset(
     | _names("service.models", "FlooredStandardScaler ModelSpec build_model")
     | _names("service.rolling", "RollingMean")
     | _names("service.drift.concept", "ConceptDriftMonitor")
-    | _names(
-        "service.drift.data",
-        "DataDriftMonitor DistributionDriftMonitor DriftReport FeatureDrift",
-    )
-    | _names("service.drift.distributions", "CategoricalProfile NumericProfile")
-    | _names("service.drift.log", "DriftEvent DriftLog")
+    | _names("service.drift.data", "DataDriftMonitor DistributionDriftMonitor")
+    | _names("service.drift.distributions", "AbsentProfile CategoricalProfile NumericProfile")
+    | _names("service.drift.log", "DriftEvent DriftLog DriftReport FeatureDrift")
     | _names("service.drift.watch", "DriftConfig DriftWatch")
     | _names("service.strategies.history", "DecayedHistory Labelled WindowHistory")
     | _names("service.strategies.hybrid", "HybridStrategy")
-    | _names("service.strategies.manager", "ModelManager _Challenger _Probation _Served")
+    | _names("service.strategies.costs", "CpuMeter")
+    | _names("service.strategies.manager", "ModelManager")
     | _names("service.strategies.memory", "MemorySet")
     | _names("service.strategies.online", "OnlineStrategy StaticStrategy")
     | _names("service.strategies.periodic", "PeriodicStrategy")
-    | _names("service.strategies.promotion", "PromotionDecision")
+    | _names("service.strategies.promotion", "DecisionLog PromotionDecision")
+    | _names("service.strategies.schedule", "RebuildSchedule Scheduled")
+    | _names("service.strategies.shadow", "Challenger Probation Served ShadowStage")
     | _names("service.strategies.triggered", "TriggeredStrategy")
     | _names("service.strategies.versions", "ModelVersion VersionStore")
 )
+
+
+#: Where the classes that checkpoints of earlier releases name live now: old (module, qualified
+#: name) -> new. A moved name is read as its new one, which must be on the list.
+MOVED: dict[tuple[str, str], tuple[str, str]] = {
+    ("service.strategies.manager", "_Served"): ("service.strategies.shadow", "Served"),
+    ("service.strategies.manager", "_Challenger"): ("service.strategies.shadow", "Challenger"),
+    ("service.strategies.manager", "_Probation"): ("service.strategies.shadow", "Probation"),
+    ("service.strategies.manager", "_Scheduled"): ("service.strategies.schedule", "Scheduled"),
+    ("service.drift.data", "DriftReport"): ("service.drift.log", "DriftReport"),
+    ("service.drift.data", "FeatureDrift"): ("service.drift.log", "FeatureDrift"),
+}
 
 
 class _AllowListUnpickler(pickle.Unpickler):
@@ -152,6 +164,7 @@ class _AllowListUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) == ("builtins", "getattr"):
             return self._getattr
+        module, name = MOVED.get((module, name), (module, name))
         if (module, name) not in self._allowed:
             raise pickle.UnpicklingError(
                 f"checkpoint refers to {module}.{name}, which is not on the allow-list"

@@ -17,7 +17,7 @@ measures forgetting, and the CPU time each kind of work costs.
 Examples
 --------
 >>> config = StrategyConfig(strategy="triggered", rebuild_background=False)
->>> manager = ModelManager.from_config(config, model="logreg", seed=42)
+>>> manager = manager_from_config(config, model="logreg", seed=42)
 >>> manager.version, manager.strategy.learns_online, [v.trigger for v in manager.versions()]
 (1, False, ['initial'])
 """
@@ -32,7 +32,12 @@ from service.strategies.base import (
     StrategyStatus,
     Trigger,
 )
-from service.strategies.config import STRATEGY_CLASSES, StrategyConfig, make_strategy
+from service.strategies.config import (
+    STRATEGY_CLASSES,
+    StrategyConfig,
+    make_strategy,
+    manager_from_config,
+)
 from service.strategies.errors import (
     StrategyConfigurationError,
     StrategyError,
@@ -54,7 +59,6 @@ from service.strategies.memory import MemorySet
 from service.strategies.online import OnlineStrategy, StaticStrategy
 from service.strategies.periodic import PeriodicStrategy
 from service.strategies.promotion import PromotionDecision, judge
-from service.strategies.replay import PrequentialRun, RisingErrorDetector
 from service.strategies.triggered import TriggeredStrategy
 from service.strategies.versions import ModelVersion
 
@@ -76,9 +80,7 @@ __all__ = [
     "OnlineStrategy",
     "Outcome",
     "PeriodicStrategy",
-    "PrequentialRun",
     "PromotionDecision",
-    "RisingErrorDetector",
     "StaticStrategy",
     "Strategy",
     "StrategyConfig",
@@ -94,4 +96,5 @@ __all__ = [
     "judge",
     "make_history",
     "make_strategy",
+    "manager_from_config",
 ]

@@ -8,7 +8,7 @@ does not use are ignored by it (``rebuild_every`` means nothing to ``triggered``
 Examples
 --------
 >>> config = StrategyConfig(strategy="hybrid", rebuild_every=5_000, rebuild_background=False)
->>> manager = ModelManager.from_config(config, model="logreg", seed=7)
+>>> manager = manager_from_config(config, model="logreg", seed=7)
 >>> manager.strategy.every_events, manager.strategy.on_drift, manager.strategy.collect
 (5000, True, 300)
 >>> manager.history.name, manager.history.maxlen
@@ -30,15 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from service.models import build_model
 from service.strategies.base import Strategy, StrategyName
-from service.strategies.history import (
-    DEFAULT_HALF_LIFE,
-    DEFAULT_HISTORY_CAP,
-    DEFAULT_WINDOW,
-    HistoryName,
-    make_history,
-)
-from service.strategies.hybrid import HybridStrategy
-from service.strategies.manager import (
+from service.strategies.defaults import (
     DEFAULT_INITIAL_EVENTS,
     DEFAULT_KEEP_VERSIONS,
     DEFAULT_MARGIN,
@@ -47,8 +39,16 @@ from service.strategies.manager import (
     DEFAULT_ROLLBACK_MARGIN,
     DEFAULT_SHADOW_EVENTS,
     DEFAULT_SIGNIFICANCE,
-    ModelManager,
 )
+from service.strategies.history import (
+    DEFAULT_HALF_LIFE,
+    DEFAULT_HISTORY_CAP,
+    DEFAULT_WINDOW,
+    HistoryName,
+    make_history,
+)
+from service.strategies.hybrid import HybridStrategy
+from service.strategies.manager import ModelManager
 from service.strategies.online import OnlineStrategy, StaticStrategy
 from service.strategies.periodic import PeriodicStrategy
 from service.strategies.triggered import DEFAULT_COLLECT, DEFAULT_COOLDOWN, TriggeredStrategy

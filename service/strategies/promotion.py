@@ -38,25 +38,36 @@ Examples
 
 from __future__ import annotations
 
+import logging
 import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from scipy import stats
 
 from service.models import Task
-from service.strategies.base import Outcome, Trigger
+from service.strategies.base import OUTCOMES, Outcome, Trigger
 from service.strategies.scoring import score
 
 __all__ = [
     "MCNEMAR_EXACT_BELOW",
+    "NO_JUDGEMENT",
+    "REBUILD_TRIGGERS",
+    "DecisionLog",
     "Judgement",
     "PromotionDecision",
     "judge",
+    "judge_probation",
     "mcnemar",
     "wilcoxon_signed_rank",
     "worse_by",
 ]
+
+logger = logging.getLogger(__name__)
+
+REBUILD_TRIGGERS: tuple[Trigger, ...] = ("periodic", "drift", "metric", "manual")
+"""The triggers that start a rebuild (``initial`` and ``rollback`` make versions directly)."""
 
 # The usual rule of thumb: below 25 discordant pairs the chi-square approximation is poor and
 # the exact binomial test is used instead.
@@ -91,6 +102,78 @@ class PromotionDecision:
     detail: str = ""
     """Why, in a sentence, for the log and ``GET /model``."""
 
+    @classmethod
+    def of(
+        cls,
+        judgement: Judgement,
+        *,
+        challenger_id: int,
+        champion_id: int,
+        trigger: Trigger,
+        outcome: Outcome,
+        shadow_events: int,
+        offset: int | None,
+        seq: int,
+        decided_at: float,
+        detail: str = "",
+    ) -> PromotionDecision:
+        """The record of a decision taken on ``judgement`` (:data:`NO_JUDGEMENT`: none)."""
+        return cls(
+            challenger_id=challenger_id,
+            champion_id=champion_id,
+            trigger=trigger,
+            shadow_events=shadow_events,
+            champion_score=judgement.champion_score,
+            challenger_score=judgement.challenger_score,
+            statistic=judgement.statistic,
+            p_value=judgement.p_value,
+            test=judgement.test,
+            outcome=outcome,
+            offset=offset,
+            seq=seq,
+            decided_at=decided_at,
+            detail=detail,
+        )
+
+
+class DecisionLog:
+    """The last ``size`` decisions, and every rebuild counted by trigger and outcome."""
+
+    def __init__(self, size: int) -> None:
+        self._recent: deque[PromotionDecision] = deque(maxlen=size)
+        self._retrains: dict[tuple[Trigger, Outcome], int] = {
+            (trigger, outcome): 0 for trigger in REBUILD_TRIGGERS for outcome in OUTCOMES
+        }
+
+    def record(self, decision: PromotionDecision) -> None:
+        """Keep, count and log one decision."""
+        self._recent.append(decision)
+        if decision.outcome == "rolled_back":
+            # It was counted ``promoted`` when it was; this counts what became of it.
+            self._retrains[(decision.trigger, "rolled_back")] += 1
+        elif decision.trigger in REBUILD_TRIGGERS:
+            self._retrains[(decision.trigger, decision.outcome)] += 1
+        logger.info(
+            "challenger %d (%s) %s: %.4f against %.4f, %s p=%.3g over %d events %s",
+            decision.challenger_id,
+            decision.trigger,
+            decision.outcome,
+            decision.challenger_score,
+            decision.champion_score,
+            decision.test,
+            decision.p_value,
+            decision.shadow_events,
+            decision.detail,
+        )
+
+    def recent(self) -> list[PromotionDecision]:
+        """The kept decisions, oldest first."""
+        return list(self._recent)
+
+    def retrains(self) -> dict[tuple[Trigger, Outcome], int]:
+        """Rebuilds by (trigger, outcome); ``rolled_back`` ones were counted ``promoted`` first."""
+        return dict(self._retrains)
+
 
 @dataclass(frozen=True, slots=True)
 class Judgement:
@@ -102,6 +185,10 @@ class Judgement:
     statistic: float
     p_value: float
     test: str
+
+
+NO_JUDGEMENT = Judgement(False, math.nan, math.nan, math.nan, math.nan, "none")
+"""What a decision records when there was nothing to judge (a rebuild that failed)."""
 
 
 def mcnemar(champion: Sequence[float], challenger: Sequence[float]) -> tuple[float, float, str]:
@@ -181,3 +268,17 @@ def worse_by(task: Task, new_score: float, old_score: float, margin: float) -> b
     if task == "classification":
         return new_score < old_score - margin
     return new_score > old_score * (1.0 + margin)
+
+
+def judge_probation(
+    task: Task, new_errors: Sequence[float], previous_errors: Sequence[float], margin: float
+) -> Judgement:
+    """Whether a new champion keeps serving after its probation (``promoted``: it stays).
+
+    The previous champion is the challenger here: the new one is rolled back when it did
+    worse than its predecessor by more than ``margin`` (see :func:`worse_by`).
+    """
+    new_score = score(task, new_errors)
+    old_score = score(task, previous_errors)
+    stays = not worse_by(task, new_score, old_score, margin)
+    return Judgement(stays, old_score, new_score, new_score - old_score, math.nan, "probation")

@@ -17,14 +17,13 @@ from service.drift.watch import DriftConfig, DriftWatch
 from service.events import Event
 from service.learner import EventError, Learner
 from service.models import MODEL_NAMES, build_model
-from service.strategies.config import StrategyConfig
-from service.strategies.manager import ModelManager
+from service.strategies.config import StrategyConfig, manager_from_config
 
 NUMERIC_ONLY = [name for name in MODEL_NAMES if build_model(name).numeric_only]
 
 
 def _learner(model: str) -> Learner:
-    manager = ModelManager.from_config(StrategyConfig(), model=model, seed=7)
+    manager = manager_from_config(StrategyConfig(), model=model, seed=7)
     return Learner(manager, rolling_window=20, drift=DriftWatch(DriftConfig(), manager.task))
 
 

@@ -147,13 +147,16 @@ def test_a_custom_models_classes_are_refused_unless_named_in_the_setting(tmp_pat
 
 
 def _stream(task: str, rng: random.Random) -> list[tuple[dict, object]]:
-    """Numbers and, for models that take them, a colour the label depends on (trees split)."""
+    """Numbers and, for models that take them, a colour the label depends on (trees split),
+    and a feature that first appears after the drift watch's reference window was taken."""
     if task == "classification":
         rows = [(dict(x), y) for x, y in itertools.islice(datasets.Phishing(), 600)]
     else:
         rows = [(dict(x), y) for x, y in itertools.islice(datasets.TrumpApproval(), 600)]
-    for x, y in rows:
+    for index, (x, y) in enumerate(rows):
         x["colour"] = rng.choice("rgb") if not y else "r"
+        if index >= 400:
+            x["late"] = rng.random()
     return rows
 
 

@@ -14,8 +14,8 @@ import pytest
 from kafka import KafkaConsumer
 from river import evaluate, metrics
 
+from service.ingest.ordering import merged
 from service.models import build_model
-from service.ordering import merged
 from tests.fixtures.service import ServiceProcess
 
 __all__ = [

@@ -8,8 +8,8 @@ import orjson
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from service.consumer import DEAD_LETTER_HEADERS
 from service.events import Rejection, decode_event
+from service.ingest.dead_letters import DEAD_LETTER_HEADERS
 
 pytestmark = pytest.mark.kafka
 

@@ -24,7 +24,7 @@ TOKEN = "fetch-test-admin-token-0123456789abcdef"
 
 
 def fetch_children(service: ServiceProcess) -> list[int]:
-    """Pids of the service's live fetch processes (``python -m service.fetcher``), from /proc."""
+    """Pids of the service's live fetch processes (``-m service.ingest.fetcher``), from /proc."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -34,7 +34,7 @@ def fetch_children(service: ServiceProcess) -> list[int]:
             command = (entry / "cmdline").read_bytes().split(b"\0")
         except (OSError, IndexError, ValueError):
             continue  # gone meanwhile
-        if ppid == service.process.pid and b"service.fetcher" in command:
+        if ppid == service.process.pid and b"service.ingest.fetcher" in command:
             found.append(int(entry.name))
     return found
 

@@ -2,8 +2,8 @@
 
 The records come from kcat (librdkafka), not from our producer: any value (null, empty, any
 bytes), any key, any headers (keys that are not UTF-8, null values). kafka-python 3 cannot
-parse a record whose header key is not UTF-8 (``service.kafka_records``); before it was handed
-over, such a record, or a tombstone, killed every fetch process that reached it.
+parse a record whose header key is not UTF-8 (``service.ingest.kafka_records``); before it was
+handed over, such a record, or a tombstone, killed every fetch process that reached it.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from kafka import KafkaAdminClient, KafkaConsumer
 from prometheus_client import CollectorRegistry
 
 from service.config import Settings
-from service.consumer import IngestWorker
 from service.events import Event, Rejection, decode_event
+from service.ingest.status import ConsumerState
+from service.ingest.worker import IngestWorker
 from service.learner import Learner
-from service.metrics import ConsumerState, ServiceMetrics
+from service.metrics import ServiceMetrics
 from tests.system.kcat import KEY_DELIMITER, KcatRecord, kcat_produce, kcat_produce_together
 
 pytestmark = pytest.mark.kafka

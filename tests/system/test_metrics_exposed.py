@@ -10,7 +10,7 @@ import pytest
 from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.consumer import LEARN_TIMING_EVERY
+from service.ingest.worker import LEARN_TIMING_EVERY
 
 pytestmark = pytest.mark.kafka
 

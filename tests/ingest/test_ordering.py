@@ -18,12 +18,14 @@ from kafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
 from service.config import Settings
-from service.consumer import IngestWorker
 from service.events import decode_event
-from service.fetcher import FetchedRecord, PollOrder
+from service.ingest.dead_letters import DeadLetterSink
+from service.ingest.ordering import PartitionMerge, PollOrder, merged
+from service.ingest.status import ConsumerState
+from service.ingest.wire import FetchedRecord
+from service.ingest.worker import IngestWorker
 from service.learner import Learner
-from service.metrics import ConsumerState, ServiceMetrics
-from service.ordering import PartitionMerge, merged
+from service.metrics import ServiceMetrics
 
 TOPIC = "events"
 
@@ -248,7 +250,9 @@ def handling_worker(max_events: int | None = None) -> IngestWorker:
         ConsumerState(),
         max_events=max_events,
     )
-    worker._dead_letters = FakeDeadLetters()  # type: ignore[assignment]
+    producer = FakeDeadLetters()
+    worker._dead_letters = DeadLetterSink(producer, "dead", TOPIC, worker._stop)  # type: ignore[arg-type]
+    worker.dead_letters_sent = producer.sent  # type: ignore[attr-defined]
     return worker
 
 
@@ -287,6 +291,6 @@ def test_dead_letters_go_out_in_the_learning_order_between_learned_records() -> 
         Record(1, 2, 5, value=bad),
     ]
     assert worker._handle(fetched(*records)) == 5
-    assert worker._dead_letters.sent == [(1, 0), (0, 1), (1, 2)]  # type: ignore[union-attr]
+    assert worker.dead_letters_sent == [(1, 0), (0, 1), (1, 2)]  # type: ignore[attr-defined]
     assert worker.learner.events_learned == 2
     assert worker.learner.positions == {0: 2, 1: 3}

@@ -15,8 +15,8 @@ from kafka.errors import CorruptRecordError
 from kafka.record.default_records import DefaultRecordBatchBuilder
 from kafka.record.memory_records import MemoryRecords
 
-from service import kafka_records
-from service.kafka_records import UnreadableHeaders
+from service.ingest import kafka_records
+from service.ingest.kafka_records import UnreadableHeaders
 
 TP = TopicPartition("events", 0)
 PLACEHOLDER = "\u00e9\u00e9"  # 4 bytes in UTF-8, swapped for 4 that are not

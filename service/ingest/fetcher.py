@@ -4,16 +4,17 @@ kafka-python spends about 10 µs of pure Python per record on this project's mac
 responses, record batches, consumer records), and decoding and validating an event another
 4 µs: together more than half of what a logistic regression needs to learn one event. In the
 learner's process that work would hold the GIL too. So a child process (``python -m
-service.fetcher``) owns the fetching consumer: it polls the assigned partitions from the offsets
-the learner gives it, puts several partitions in the merge order (:mod:`service.ordering`),
-decodes and validates every message, and sends the learner ready-made events in order, with
-the refused ones (and their raw bytes, for the dead-letter topic) in their place.
+service.ingest.fetcher``) owns the fetching consumer: it polls the assigned partitions from the
+offsets the learner gives it, puts several partitions in the merge order
+(:mod:`service.ingest.ordering`), decodes and validates every message, and sends the learner
+ready-made events in order, with the refused ones (and their raw bytes, for the dead-letter
+topic) in their place.
 
 The two talk over the child's stdin and stdout as :class:`multiprocessing.connection.Connection`
-frames: one :class:`FetchPlan`, then ``stop``, one way; batches of records with a
-:class:`FetchStatus`, the other. A full pipe blocks the child, so a slow learner holds the
-fetching back instead of piling records up in memory. The child keeps no state worth saving:
-the learner's positions say where the next child starts.
+frames, in the format of :mod:`service.ingest.wire`: one plan, then ``stop``, one way; batches
+of records with the child's status, the other. A full pipe blocks the child, so a slow learner
+holds the fetching back instead of piling records up in memory. The child keeps no state worth
+saving: the learner's positions say where the next child starts.
 """
 
 from __future__ import annotations
@@ -21,50 +22,39 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import pickle
 import re
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from typing import Any, Literal, NamedTuple
+from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError, OffsetOutOfRangeError
+from kafka.errors import OffsetOutOfRangeError
 
-from service import kafka_records
 from service.errors import DriftlineError
-from service.events import Event, Rejection, RejectReason, decode_event
-from service.kafka_records import UnreadableHeaders
-from service.ordering import PartitionMerge
+from service.events import Rejection, RejectReason, decode_event
+from service.ingest import kafka_records
+from service.ingest.kafka_records import UnreadableHeaders
+from service.ingest.ordering import PollOrder
+from service.ingest.wire import (
+    Failure,
+    FetchedRecord,
+    FetchPlan,
+    FetchStatus,
+    batch_frame,
+    event_row,
+    failure_frame,
+    read_frame,
+    refused_row,
+)
 
-__all__ = [
-    "OFFSETS_LOST_EXIT",
-    "FetchError",
-    "FetchPlan",
-    "FetchProcess",
-    "FetchStatus",
-    "FetchedRecord",
-    "PollOrder",
-    "child_environment",
-]
+__all__ = ["OFFSETS_LOST_EXIT", "FetchError", "FetchProcess", "child_environment"]
 
 log = logging.getLogger(__name__)
 
 # How often the child reads its consumer's connection count (building its metrics costs ~0.1 ms).
 _CONNECTION_CHECK_S = 1.0
-# With several partitions, at most this many polls' worth of a partition's records wait in the
-# merge while another partition holds them back; the rest is dropped and fetched again later.
-# A fetch brings up to 1 MB per partition (~2,900 events of the demo's size) and a poll hands it
-# out 500 records at a time, so this keeps about two fetches (5,000 records, a few MB) and a
-# backlog rarely has to be fetched twice.
-#
-# Not consumer.pause(): kafka-python 3.0.12 parks the fetched records of a partition paused while
-# they are in line, and after resume() takes them back only if its in-line slot is None, which
-# it never is again once a fetch has been read (a drained record set stays there). Meanwhile it
-# does not fetch a partition with parked records, so a resumed partition starves for good.
-_BUFFERED_POLLS = 10
 # How long a stopping child may take before it is killed.
 _STOP_TIMEOUT_S = 5.0
 # The child needs no setting from the environment (the plan brings them on the pipe), least of
@@ -94,53 +84,6 @@ class FetchError(DriftlineError):
         return self.exit_status == OFFSETS_LOST_EXIT
 
 
-@dataclass(frozen=True)
-class FetchPlan:
-    """What the child fetches: the learner's side decides every offset."""
-
-    client_config: dict[str, Any]
-    """Kafka client options (servers, security); secrets travel on the pipe, never in argv."""
-    topic: str
-    start: dict[int, int]
-    """Per partition, the offset of the first record to send."""
-    max_poll_records: int
-    poll_timeout_ms: int
-    max_features: int
-    max_magnitude: float
-    offset_lost_policy: Literal["resume", "stop"]
-
-
-@dataclass(frozen=True)
-class FetchStatus:
-    """The child's view of the topic, sent with every batch."""
-
-    connected: bool
-    highwater: dict[int, int]
-    """Per partition, the end of the log as the last fetch response said (absent: unknown)."""
-    lost: dict[int, int] = field(default_factory=dict)
-    """Records skipped since the last status because their offsets left the topic."""
-    skipped_to: dict[int, int] = field(default_factory=dict)
-    """Where those partitions go on: the oldest offset still in the topic, the learner's next."""
-
-
-@dataclass(frozen=True)
-class _Failure:
-    """The child's last frame when an error stops it: what the learner reports."""
-
-    reason: str
-
-
-class FetchedRecord(NamedTuple):
-    """One message, decoded: an :class:`Event` to learn or a :class:`Rejection` to dead-letter."""
-
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    """The raw message: a dead letter carries it, and the learner may still refuse an event."""
-    event: Event | Rejection
-
-
 # --- the learner's side -------------------------------------------------------------------------
 
 
@@ -149,7 +92,7 @@ class FetchProcess:
 
     def __init__(self, plan: FetchPlan) -> None:
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "service.fetcher"],
+            [sys.executable, "-m", "service.ingest.fetcher"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=child_environment(os.environ),
@@ -177,12 +120,11 @@ class FetchProcess:
         except (EOFError, OSError) as error:
             code = self._process.wait(timeout=_STOP_TIMEOUT_S)
             raise FetchError(f"the fetch process exited (status {code})", code) from error
-        loaded = pickle.loads(frame)  # our own child, our own types
-        if type(loaded) is _Failure:
+        loaded = read_frame(frame)
+        if isinstance(loaded, Failure):
             code = self._process.wait(timeout=_STOP_TIMEOUT_S)
             raise FetchError(f"the fetch process failed: {loaded.reason}", code)
-        rows, status = loaded
-        return [_record(row) for row in rows], status
+        return loaded
 
     def stop(self) -> None:
         """Ask the child to stop, unblock it if the pipe is full, and wait; kill if it hangs."""
@@ -199,57 +141,6 @@ class FetchProcess:
 
 
 # --- the child ----------------------------------------------------------------------------------
-
-
-class PollOrder:
-    """The order records are learned in, whatever the polls happened to bring.
-
-    One partition: offset order, as polled. Several: buffered per partition and released in
-    the order of :class:`~service.ordering.PartitionMerge` (by record timestamp, then
-    partition), which waits for a partition that still has records in the topic and is
-    reproduced exactly from a checkpoint's per-partition positions. A partition holds at most
-    :data:`_BUFFERED_POLLS` polls' worth of records waiting; what a poll brings beyond that is
-    dropped and fetched again later, so memory stays bounded.
-    """
-
-    def __init__(self, consumer: Any, partitions: dict[int, Any], max_poll_records: int) -> None:
-        self.consumer = consumer
-        self.partitions = partitions
-        self.max_poll_records = max_poll_records
-        self.merge: PartitionMerge[Any] | None = (
-            PartitionMerge(partitions) if len(partitions) > 1 else None
-        )
-
-    def records(self, batch: dict[Any, list[Any]]) -> list[Any]:
-        """The records of one poll's batch that can be learned now, in learning order."""
-        merge = self.merge
-        if merge is None:
-            return [record for records in batch.values() for record in records]
-        for tp, records in batch.items():
-            merge.add(tp.partition, records)
-        ordered = list(merge.drain(self._caught_up))
-        limit = _BUFFERED_POLLS * self.max_poll_records
-        for partition, tp in self.partitions.items():
-            refetch_from = merge.truncate(partition, limit)
-            if refetch_from is not None:
-                self.consumer.seek(tp, refetch_from)
-        return ordered
-
-    def _caught_up(self, partition: int) -> bool:
-        """Whether every record of ``partition`` in the topic has been polled (as far as known).
-
-        The high watermark is the one the last fetch response carried; unknown (no response
-        yet) counts as not caught up, so the merge waits rather than guess.
-        """
-        tp = self.partitions[partition]
-        highwater = self.consumer.highwater(tp)
-        if highwater is None:
-            return False
-        try:
-            position = self.consumer.position(tp, timeout_ms=0)
-        except KafkaError:  # the next poll raises it where it is handled; wait meanwhile
-            return False
-        return position is not None and position >= highwater
 
 
 class _Fetcher:
@@ -300,9 +191,7 @@ class _Fetcher:
             else:
                 rows = [self._decode(record) for record in records]
             try:
-                self.records.send_bytes(
-                    pickle.dumps((rows, self._status()), protocol=pickle.HIGHEST_PROTOCOL)
-                )
+                self.records.send_bytes(batch_frame(rows, self._status()))
             except (BrokenPipeError, OSError):  # the learner stopped reading: we are done
                 return
 
@@ -326,24 +215,20 @@ class _Fetcher:
             return self._decode(record)
         self._unreadable.discard(place)
         problem = getattr(record.headers, "problem", "its headers were read again")
-        return (
-            record.partition,
-            record.offset,
-            record.key,
-            record.value,
-            RejectReason.BAD_RECORD.value,
-            f"the Kafka client cannot parse this record: {problem}",
+        rejection = Rejection(
+            RejectReason.BAD_RECORD, f"the Kafka client cannot parse this record: {problem}"
         )
+        return refused_row(record.partition, record.offset, record.key, record.value, rejection)
 
     def _decode(self, record: Any) -> tuple[Any, ...]:
-        """A plain tuple (pickled 5× faster than the dataclasses); :func:`_record` reads it."""
+        """The wire row of one record: its event, or why it is refused."""
         plan = self.plan
         decoded = decode_event(
             record.value, max_features=plan.max_features, max_magnitude=plan.max_magnitude
         )
         if isinstance(decoded, Rejection):
-            return (record.partition, record.offset, record.key, record.value, *_reason(decoded))
-        return (record.partition, record.offset, record.key, record.value, *_fields(decoded))
+            return refused_row(record.partition, record.offset, record.key, record.value, decoded)
+        return event_row(record.partition, record.offset, record.key, record.value, decoded)
 
     def _status(self) -> FetchStatus:
         now = time.monotonic()
@@ -384,7 +269,7 @@ class _Fetcher:
             )
             if self.plan.offset_lost_policy == "stop":
                 # Tell the learner what was lost before going (the status carries it).
-                self.records.send_bytes(pickle.dumps(([], self._status())))
+                self.records.send_bytes(batch_frame([], self._status()))
                 log.error(
                     "offset %d of partition %d is out of range and "
                     "DRIFTLINE_OFFSET_LOST_POLICY=stop: stopping",
@@ -427,7 +312,7 @@ def main() -> None:
     except Exception as error:
         # Tell the learner why before going (the traceback goes to stderr, the service log).
         with contextlib.suppress(OSError):
-            records.send_bytes(pickle.dumps(_Failure(repr(error)[:_FAILURE_CHARS])))
+            records.send_bytes(failure_frame(repr(error)[:_FAILURE_CHARS]))
         raise
 
 
@@ -444,25 +329,8 @@ def child_environment(environment: os._Environ[str] | dict[str, str]) -> dict[st
     }
 
 
-def _fields(event: Event) -> tuple[Any, ...]:
-    return (event.features, event.label, event.id, event.ts)
-
-
-def _reason(rejection: Rejection) -> tuple[str, str]:
-    return (rejection.reason.value, rejection.detail)
-
-
-def _record(row: tuple[Any, ...]) -> FetchedRecord:
-    """A row from the child as a record: 8 fields for an event, 6 for a rejection."""
-    if len(row) == 8:
-        partition, offset, key, value, features, label, event_id, ts = row
-        return FetchedRecord(partition, offset, key, value, Event(features, label, event_id, ts))
-    partition, offset, key, value, reason, detail = row
-    return FetchedRecord(partition, offset, key, value, Rejection(RejectReason(reason), detail))
-
-
 if __name__ == "__main__":
-    # Run the imported module's main, so what crosses the pipe is service.fetcher's types.
-    from service.fetcher import main as fetcher_main
+    # Run the imported module's main, so what crosses the pipe is the imported modules' types.
+    from service.ingest.fetcher import main as fetcher_main
 
     fetcher_main()

@@ -1,0 +1,137 @@
+"""The pipe's format between the fetch process and the worker: both ends, in one place.
+
+The worker sends one :class:`FetchPlan`, then the word ``stop``. The fetch process sends
+frames: a batch (rows and a :class:`FetchStatus`), or a :class:`Failure` as its last words.
+A row is a plain tuple, tagged by its first field, because tuples pickle five times faster than
+dataclasses: ``(EVENT, partition, offset, key, value, features, label, id, ts)`` for an event
+to learn, ``(REFUSED, partition, offset, key, value, reason, detail)`` for one to dead-letter.
+Only this module builds or reads them.
+
+Examples
+--------
+>>> rows = [event_row(0, 7, None, b"{}", Event({"x": 1.0}, label=True)),
+...         refused_row(0, 8, b"k", b"?", Rejection(RejectReason.INVALID_JSON, "not JSON"))]
+>>> records, status = read_batch(batch_frame(rows, FetchStatus(True, {0: 9})))
+>>> [(r.offset, type(r.event).__name__) for r in records], status.highwater
+([(7, 'Event'), (8, 'Rejection')], {0: 9})
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+from typing import Any, Literal, NamedTuple
+
+from service.events import Event, Rejection, RejectReason
+
+__all__ = [
+    "EVENT",
+    "REFUSED",
+    "Failure",
+    "FetchPlan",
+    "FetchStatus",
+    "FetchedRecord",
+    "batch_frame",
+    "event_row",
+    "failure_frame",
+    "read_batch",
+    "read_frame",
+    "refused_row",
+]
+
+EVENT, REFUSED = 0, 1
+"""The tags of a row."""
+
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class FetchPlan:
+    """What the child fetches: the learner's side decides every offset."""
+
+    client_config: dict[str, Any]
+    """Kafka client options (servers, security); secrets travel on the pipe, never in argv."""
+    topic: str
+    start: dict[int, int]
+    """Per partition, the offset of the first record to send."""
+    max_poll_records: int
+    poll_timeout_ms: int
+    max_features: int
+    max_magnitude: float
+    offset_lost_policy: Literal["resume", "stop"]
+
+
+@dataclass(frozen=True)
+class FetchStatus:
+    """The child's view of the topic, sent with every batch."""
+
+    connected: bool
+    highwater: dict[int, int]
+    """Per partition, the end of the log as the last fetch response said (absent: unknown)."""
+    lost: dict[int, int] = field(default_factory=dict)
+    """Records skipped since the last status because their offsets left the topic."""
+    skipped_to: dict[int, int] = field(default_factory=dict)
+    """Where those partitions go on: the oldest offset still in the topic, the learner's next."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """The child's last frame when an error stops it: what the learner reports."""
+
+    reason: str
+
+
+class FetchedRecord(NamedTuple):
+    """One message, decoded: an :class:`Event` to learn or a :class:`Rejection` to dead-letter."""
+
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    """The raw message: a dead letter carries it, and the learner may still refuse an event."""
+    event: Event | Rejection
+
+
+def event_row(partition: int, offset: int, key: Any, value: Any, event: Event) -> Row:
+    """The row of a message that decoded to an event."""
+    return (EVENT, partition, offset, key, value, event.features, event.label, event.id, event.ts)
+
+
+def refused_row(partition: int, offset: int, key: Any, value: Any, rejection: Rejection) -> Row:
+    """The row of a message refused at the gate."""
+    return (REFUSED, partition, offset, key, value, rejection.reason.value, rejection.detail)
+
+
+def _record(row: Row) -> FetchedRecord:
+    if row[0] == EVENT:
+        _, partition, offset, key, value, features, label, event_id, ts = row
+        return FetchedRecord(partition, offset, key, value, Event(features, label, event_id, ts))
+    _, partition, offset, key, value, reason, detail = row
+    return FetchedRecord(partition, offset, key, value, Rejection(RejectReason(reason), detail))
+
+
+def batch_frame(rows: list[Row], status: FetchStatus) -> bytes:
+    """One batch, ready for ``Connection.send_bytes``."""
+    return pickle.dumps((rows, status), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def failure_frame(reason: str) -> bytes:
+    """The child's last words."""
+    return pickle.dumps(Failure(reason), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def read_frame(frame: bytes) -> tuple[list[FetchedRecord], FetchStatus] | Failure:
+    """A frame from our own child (trusted: it is this code, started by the worker)."""
+    loaded = pickle.loads(frame)
+    if type(loaded) is Failure:
+        return loaded
+    rows, status = loaded
+    return [_record(row) for row in rows], status
+
+
+def read_batch(frame: bytes) -> tuple[list[FetchedRecord], FetchStatus]:
+    """A frame that must be a batch (for tests and tools)."""
+    read = read_frame(frame)
+    if isinstance(read, Failure):
+        raise ValueError(f"a failure frame: {read.reason}")
+    return read

@@ -1,0 +1,224 @@
+"""Shadow runs and probations: two models scored on the same events before one may serve.
+
+A *challenger* (a rebuilt or proposed model) predicts each new labelled event before learning
+it, beside the champion, so every event gives a pair of errors; it first replays the backlog of
+events that arrived while it was built, at most :data:`~service.strategies.defaults.
+REPLAY_PER_EVENT` per new event, so a promoted model has seen every event the champion saw.
+After a promotion the replaced champion is on *probation*: it shadows the new one for as many
+events, and a new champion that falls behind it is rolled back.
+
+The :class:`ShadowStage` holds the challenger and the probation, runs their steps and judges
+them when they end (:mod:`~service.strategies.promotion`); it answers with :class:`Verdict` s.
+What follows a verdict (a new version serves, a decision is recorded) is the manager's.
+
+Examples
+--------
+>>> from river import linear_model
+>>> from service.strategies.history import Labelled
+>>> challenger = Challenger(2, "manual", Served(linear_model.LogisticRegression()), None, None)
+>>> for seq in range(3):
+...     ready = shadow_step(challenger, Labelled({"x": 1.0}, True, seq, seq), 1.0,
+...                         "classification", shadow_events=3)
+>>> ready, challenger.events, challenger.champion_errors, challenger.served.learned
+(True, 3, [1.0, 1.0, 1.0], 3)
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from service.models import Task
+from service.strategies.base import Trigger
+from service.strategies.defaults import REPLAY_PER_EVENT
+from service.strategies.history import Labelled
+from service.strategies.promotion import Judgement, judge, judge_probation
+from service.strategies.rebuild import RebuildJob
+from service.strategies.scoring import prediction_error
+
+__all__ = [
+    "Challenger",
+    "Probation",
+    "Served",
+    "ShadowStage",
+    "Verdict",
+    "challenger_from",
+    "probation_step",
+    "shadow_step",
+]
+
+
+@dataclass(slots=True)
+class Served:
+    """A model with the count of events it has learned, as the version store keeps it."""
+
+    model: Any
+    learned: int = 0
+    learned_to_offset: int | None = None
+
+    def learn(self, event: Labelled) -> None:
+        self.model.learn_one(event.x, event.y)
+        self.learned += 1
+        self.learned_to_offset = event.offset
+
+
+@dataclass(slots=True)
+class Challenger:
+    """A rebuilt model in its shadow run."""
+
+    id: int
+    trigger: Trigger
+    served: Served
+    first_offset: int | None
+    last_offset: int | None
+    champion_errors: list[float] = field(default_factory=list)
+    challenger_errors: list[float] = field(default_factory=list)
+    events: int = 0
+    backlog: deque[tuple[Labelled, float | None]] = field(default_factory=deque)
+    """Events (with the champion's error) it has yet to replay: those that arrived during a
+    background rebuild and the job did not catch up with."""
+
+
+@dataclass(slots=True)
+class Probation:
+    """The previous champion, shadowing the newly promoted one."""
+
+    new_id: int
+    trigger: Trigger
+    previous_id: int
+    previous: Served
+    new_errors: list[float] = field(default_factory=list)
+    previous_errors: list[float] = field(default_factory=list)
+    events: int = 0
+
+
+def shadow_step(
+    challenger: Challenger,
+    event: Labelled,
+    champion: float | None,
+    task: Task,
+    shadow_events: int,
+) -> bool:
+    """Score and teach the challenger ``event`` (after its backlog); whether it can be judged.
+
+    It is judged on its first ``shadow_events`` pairs, whatever the threads' timing, once it
+    has caught up with the stream.
+    """
+    challenger.backlog.append((event, champion))
+    served = challenger.served
+    for _ in range(min(REPLAY_PER_EVENT, len(challenger.backlog))):
+        item, item_champion = challenger.backlog.popleft()
+        error = prediction_error(task, served.model, item.x, item.y)
+        paired = len(challenger.champion_errors) < shadow_events
+        if paired and item_champion is not None and error is not None:
+            challenger.champion_errors.append(item_champion)
+            challenger.challenger_errors.append(error)
+        served.learn(item)
+        challenger.events += 1
+    return challenger.events >= shadow_events and not challenger.backlog
+
+
+def probation_step(
+    probation: Probation,
+    event: Labelled,
+    champion: float | None,
+    task: Task,
+    learns_online: bool,
+    shadow_events: int,
+) -> bool:
+    """Score the previous champion on ``event`` beside the new one; whether probation is over.
+
+    The previous champion learns the event as the champion does (when the strategy learns
+    online), so a rollback restores a model that is up to date.
+    """
+    error = prediction_error(task, probation.previous.model, event.x, event.y)
+    if champion is not None and error is not None:
+        probation.new_errors.append(champion)
+        probation.previous_errors.append(error)
+    if learns_online:
+        probation.previous.learn(event)
+    probation.events += 1
+    return probation.events >= shadow_events
+
+
+def challenger_from(job: RebuildJob, remaining: list[tuple[Labelled, float | None]]) -> Challenger:
+    """The challenger a finished rebuild made, with the pairs it scored and its backlog."""
+    return Challenger(
+        job.challenger_id,
+        job.trigger,
+        Served(job.model, job.learned, job.learned_to_offset),
+        job.first_offset,
+        job.last_offset,
+        [pair[0] for pair in job.pairs],
+        [pair[1] for pair in job.pairs],
+        job.replayed,
+        deque(remaining),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """How a shadow run or a probation ended.
+
+    ``promote`` / ``reject``: the challenger's judgement; ``roll_back``: the new champion did
+    worse than the one it replaced over its probation (``keep`` is not reported).
+    """
+
+    kind: Literal["promote", "reject", "roll_back"]
+    judgement: Judgement
+    challenger: Challenger | None = None
+    probation: Probation | None = None
+
+
+class ShadowStage:
+    """The challenger in shadow and the previous champion on probation; plain, picklable state."""
+
+    def __init__(
+        self,
+        task: Task,
+        shadow_events: int,
+        significance: float,
+        margin: float,
+        rollback_margin: float,
+    ) -> None:
+        self.task = task
+        self.shadow_events = shadow_events
+        self.significance = significance
+        self.margin = margin
+        self.rollback_margin = rollback_margin
+        self.challenger: Challenger | None = None
+        self.probation: Probation | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.challenger is not None or self.probation is not None
+
+    def step(self, event: Labelled, champion: float | None, learns_online: bool) -> list[Verdict]:
+        """Both runs take ``event`` (the probation first); the verdicts of those that ended."""
+        verdicts = []
+        probation = self.probation
+        if probation is not None and probation_step(
+            probation, event, champion, self.task, learns_online, self.shadow_events
+        ):
+            self.probation = None
+            judgement = judge_probation(
+                self.task, probation.new_errors, probation.previous_errors, self.rollback_margin
+            )
+            if not judgement.promoted:
+                verdicts.append(Verdict("roll_back", judgement, probation=probation))
+        challenger = self.challenger
+        if challenger is not None and shadow_step(
+            challenger, event, champion, self.task, self.shadow_events
+        ):
+            self.challenger = None
+            judgement = judge(
+                self.task,
+                challenger.champion_errors,
+                challenger.challenger_errors,
+                significance=self.significance,
+                margin=self.margin,
+            )
+            kind: Literal["promote", "reject"] = "promote" if judgement.promoted else "reject"
+            verdicts.append(Verdict(kind, judgement, challenger=challenger))
+        return verdicts
