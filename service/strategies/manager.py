@@ -54,20 +54,9 @@ from typing import Any
 
 from service.events import FeatureValue, Label
 from service.models import ModelSpec, Task
+from service.strategies import defaults
 from service.strategies.base import Strategy, Trigger
 from service.strategies.costs import CpuMeter
-from service.strategies.defaults import (
-    DECISION_LOG_SIZE,
-    DEFAULT_INITIAL_EVENTS,
-    DEFAULT_KEEP_VERSIONS,
-    DEFAULT_MARGIN,
-    DEFAULT_MEMORY_EVERY,
-    DEFAULT_MEMORY_SIZE,
-    DEFAULT_ROLLBACK_MARGIN,
-    DEFAULT_SHADOW_EVENTS,
-    DEFAULT_SIGNIFICANCE,
-    MAX_REBUILD_BACKLOG,
-)
 from service.strategies.errors import StrategyConfigurationError, StrategyError
 from service.strategies.history import HistoryPolicy, Labelled
 from service.strategies.memory import MemorySet
@@ -110,14 +99,14 @@ class ModelManager:
         strategy: Strategy,
         history: HistoryPolicy,
         *,
-        shadow_events: int = DEFAULT_SHADOW_EVENTS,
-        significance: float = DEFAULT_SIGNIFICANCE,
-        margin: float = DEFAULT_MARGIN,
-        rollback_margin: float = DEFAULT_ROLLBACK_MARGIN,
-        keep_versions: int = DEFAULT_KEEP_VERSIONS,
-        memory_size: int = DEFAULT_MEMORY_SIZE,
-        memory_every: int = DEFAULT_MEMORY_EVERY,
-        initial_events: int = DEFAULT_INITIAL_EVENTS,
+        shadow_events: int = defaults.DEFAULT_SHADOW_EVENTS,
+        significance: float = defaults.DEFAULT_SIGNIFICANCE,
+        margin: float = defaults.DEFAULT_MARGIN,
+        rollback_margin: float = defaults.DEFAULT_ROLLBACK_MARGIN,
+        keep_versions: int = defaults.DEFAULT_KEEP_VERSIONS,
+        memory_size: int = defaults.DEFAULT_MEMORY_SIZE,
+        memory_every: int = defaults.DEFAULT_MEMORY_EVERY,
+        initial_events: int = defaults.DEFAULT_INITIAL_EVENTS,
         warm_start: bool = False,
         background: bool = True,
         seed: int = 42,
@@ -154,7 +143,7 @@ class ModelManager:
         self._schedule = RebuildSchedule(initial_events, clock())
         self._job: RebuildJob | None = None
         self._shadow = ShadowStage(self.task, shadow_events, significance, margin, rollback_margin)
-        self._decisions = DecisionLog(DECISION_LOG_SIZE)
+        self._decisions = DecisionLog(defaults.DECISION_LOG_SIZE)
         self._rebuilds_started = 0
         self._costs = CpuMeter()
 
@@ -223,27 +212,12 @@ class ModelManager:
     ) -> bool:
         """The rest of one event, after :meth:`learn` took it; whether another model serves.
 
-        The history and the memory set take a copy of it; the challenger and the previous
-        champion on probation are scored on it and learn it; a finished background rebuild is
-        handed over; the gate, the probation check and the strategy's trigger run. ``x`` is
-        never modified, and nothing keeps a reference to it.
-
-        Parameters
-        ----------
-        x, y
-            The event's features and label.
-        error
-            The champion's prequential error on it, as the learner computed it (1.0/0.0, or the
-            absolute error; ``None`` when it had no prediction).
-        offset
-            The event's offset, recorded as lineage of the models built from it.
-        rolling_metric
-            The learner's rolling accuracy (MAE for a regressor), for the metric trigger; read
-            only when :attr:`reads_rolling_metric`.
-        drift_alarm
-            Whether the learner's concept drift detector alarmed on this event. An alarm that
-            comes while a rebuild, shadow run or probation is under way is kept until the
-            manager is free (and dropped if the serving model changes meanwhile).
+        The history and the memory set take a copy of it (``x`` is never modified or kept);
+        the shadow stage scores and teaches it; a finished background rebuild is handed over;
+        the schedule asks the strategy. ``error`` is the champion's prequential error as the
+        learner computed it (``None``: no prediction); ``rolling_metric`` is read only when
+        :attr:`reads_rolling_metric`; a ``drift_alarm`` that comes while the manager is busy is
+        kept until it is free (and dropped if the serving model changes meanwhile).
         """
         serving = self._serving
         seq = self._events_seen - 1
@@ -262,7 +236,7 @@ class ModelManager:
 
         if self._job is not None:
             self._job.offer(event, champion)
-            if self._job.backlog > MAX_REBUILD_BACKLOG:
+            if self._job.backlog > defaults.MAX_REBUILD_BACKLOG:
                 self._job.cancel(timeout=0)
             if self._job.done:
                 job, self._job = self._job, None
@@ -294,10 +268,7 @@ class ModelManager:
     def propose(self, model: Any, trigger: Trigger = "manual") -> int:
         """Put a ready model in shadow as a challenger (it learns on from here); returns its id.
 
-        Raises
-        ------
-        StrategyError
-            If a rebuild, shadow run or probation is already under way.
+        Raises :class:`StrategyError` when a rebuild, shadow run or probation is under way.
         """
         if self._busy:
             raise StrategyError("a rebuild, shadow run or probation is already under way")
@@ -308,15 +279,9 @@ class ModelManager:
     def rollback(self, version_id: int) -> ModelVersion:
         """Serve a copy of a kept version's model again, as a new version (trigger ``rollback``).
 
-        The new version's ``parent_id`` is ``version_id``; a probation under way ends. A
-        challenger in shadow carries on against the restored model.
-
-        Raises
-        ------
-        UnknownVersionError
-            If ``version_id`` is not among :meth:`versions` (never existed or no longer kept).
-        StrategyError
-            If it is the version serving now.
+        Its ``parent_id`` is ``version_id``; a probation under way ends, a challenger in shadow
+        carries on. Raises :class:`UnknownVersionError` for a version not kept, and
+        :class:`StrategyError` for the one serving.
         """
         if version_id == self.version:
             raise StrategyError(f"version {version_id} is already serving")
@@ -505,7 +470,7 @@ class ModelManager:
                 challenger.served,
                 challenger.trigger,
                 parent_id=champion_id,
-                version_id=challenger.id,
+                id=challenger.id,
                 first_offset=challenger.first_offset,
                 last_offset=challenger.last_offset,
                 validation_score=judgement.challenger_score,
@@ -525,29 +490,18 @@ class ModelManager:
         )
 
     def _serve(
-        self,
-        served: Served,
-        trigger: Trigger,
-        *,
-        parent_id: int,
-        version_id: int | None = None,
-        first_offset: int | None = None,
-        last_offset: int | None = None,
-        validation_score: float | None = None,
-        champion_score: float | None = None,
+        self, served: Served, trigger: Trigger, parent_id: int, **lineage: Any
     ) -> ModelVersion:
+        """Make ``served`` the champion, as a new version (``lineage``: more of its fields)."""
         version = ModelVersion(
-            id=self._take_id() if version_id is None else version_id,
+            id=lineage.pop("id", None) or self._take_id(),
             parent_id=parent_id,
             created_at=self._clock(),
             strategy=self.strategy.name,
             trigger=trigger,
-            first_offset=first_offset,
-            last_offset=last_offset,
-            validation_score=validation_score,
-            champion_score=champion_score,
             events_learned=served.learned,
             learned_to_offset=served.learned_to_offset,
+            **lineage,
         )
         self._serving = served
         self._store.add(version, served)
