@@ -4,8 +4,10 @@
     python -m bench run B3 B4                 # some of them
     python -m bench run B3 B4 --smoke         # tiny sizes, seconds: proves they run
     python -m bench all --markdown bench.md   # the table and versions, for README
+    python -m bench compare --scenario abrupt # every retraining strategy on one stream
 
-It prints the versions first, then each result as it completes, then the table.
+It prints the versions first, then each result as it completes, then the table. ``compare``
+(:mod:`bench.compare`) writes its tables and plot into ``./compare-output/`` instead.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from bench import http, ingest, memory, serving
+from bench import compare, http, ingest, memory, serving
 from bench.protocol import BenchOptions, BenchResult, markdown_table, versions
 
 #: Benchmark id -> the function producing it. One function may produce several ids (B3 and B4
@@ -36,7 +38,9 @@ BENCHMARKS: dict[str, Callable[[BenchOptions], list[BenchResult]]] = {
     "B11": serving.rebuild_no_stall,
 }
 
-app = typer.Typer(add_completion=False, no_args_is_help=True)
+# Plain click output: a usage error is the usage and one line saying what is wrong (rich would
+# draw it in a box, wrapped to the terminal's width).
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None)
 
 Smoke = Annotated[bool, typer.Option(help="Tiny sizes (seconds); numbers mean nothing.")]
 Repetitions = Annotated[int, typer.Option(min=1, help="Interleaved repetitions per ratio.")]
@@ -120,6 +124,9 @@ def run_some(
 ) -> None:
     """Run the benchmarks with these ids."""
     _main([i.upper() for i in ids], smoke, repetitions, markdown, bootstrap_servers)
+
+
+app.command("compare")(compare.main)
 
 
 if __name__ == "__main__":

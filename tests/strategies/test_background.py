@@ -1,111 +1,122 @@
-"""A background rebuild never stalls learning or serving, and its model misses no event."""
+"""A background rebuild never stalls learning or serving, its model misses no event, and it
+differs from an inline rebuild only in *when* the gate's decision takes effect.
+
+The rebuild is held (its model waits before learning, see
+:func:`~tests.strategies.streams.held_rebuild`) while the stream goes on, so that it is provably
+running while events are learned and predictions answered; it is let go and waited for with
+:meth:`~service.strategies.ModelManager.join_rebuild`. No sleep and no timing decides anything.
+"""
 
 from __future__ import annotations
 
-import threading
-import time
-from functools import partial
-from typing import Any
-
-from river import base, linear_model, preprocessing
-
 from producer.scenarios import make_scenario
-from service.models import ModelSpec
-from service.strategies import ModelManager, PrequentialRun
-from service.strategies.history import make_history
-from service.strategies.hybrid import HybridStrategy
-from tests.strategies.streams import FixedClock
+from service.app import build_learner
+from service.config import Settings
+from service.learner import Learner
+from tests.strategies.streams import held_rebuild, learn
 
-# Every learn_one sleeps this long (releasing the GIL), so that a rebuild from 400 events takes
-# a good 80 ms during which the stream goes on arriving.
-_LEARN_DELAY_S = 0.0002
-# From the rebuild on, events arrive at most this often (2,000 a second), as from a topic: a
-# little slower than the rebuild learns, so that it catches up.
-_ARRIVAL_S = 0.0005
-
-
-class SlowStep(base.Transformer):
-    """An identity step whose learning takes time, like a bigger model's would."""
-
-    def learn_one(self, x: dict[str, Any]) -> None:
-        time.sleep(_LEARN_DELAY_S)
-
-    def transform_one(self, x: dict[str, Any]) -> dict[str, Any]:
-        return x
+# Abrupt change at 1,000: the online champion relearns slowly, a model rebuilt from the 400
+# events before the request (all after the change) is far better, so the gate promotes it.
+N, CHANGE, REQUEST = 1_800, 1_000, 1_400
+HISTORY = 400
+K = 200  # the shadow run, and the probation after a promotion
+# Events learned while the rebuild is held: more than its shadow run, so that the background
+# challenger catches up with a backlog longer than the run the gate judges it on.
+HELD = 250
+EVENTS = list(make_scenario("abrupt", n=N, position=CHANGE, seed=5))
+PROBES = [x for x, _ in EVENTS[::90]]
 
 
-def slow_logreg(seed: int) -> ModelSpec:
-    estimator = SlowStep() | preprocessing.StandardScaler() | linear_model.LogisticRegression()
-    return ModelSpec("slow-logreg", "classification", estimator)
-
-
-def test_rebuild_in_background_misses_no_event_and_never_blocks_predictions() -> None:
-    # Abrupt change at 1,000: the online champion relearns slowly, a model rebuilt from the 400
-    # events after the change is far better (96% against 82% on the next 200), so it is promoted.
-    events = list(make_scenario("abrupt", n=1_800, position=1_000, seed=5))
-    manager = ModelManager(
-        partial(slow_logreg, 5),
-        HybridStrategy(on_drift=False, metric_threshold=0.0),  # rebuilds only when asked
-        make_history("window", size=400),
-        initial_events=200,
-        shadow_events=200,
-        background=True,
-        seed=5,
-        clock=FixedClock(),
+def hybrid_learner(background: bool) -> Learner:
+    """Hybrid, rebuilding only when asked (no schedule, no drift trigger, a metric floor of 0)."""
+    return build_learner(
+        Settings(
+            model="tests.strategies.streams:held_logreg",
+            seed=5,
+            strategy="hybrid",
+            rebuild_every=None,
+            rebuild_on_drift=False,
+            rebuild_metric_threshold=0.0,
+            history_size=HISTORY,
+            initial_events=200,
+            shadow_events=K,
+            rolling_window=K,
+            rebuild_background=background,
+        )
     )
-    run = PrequentialRun(manager, rolling_window=200)
-    lock = threading.Lock()
-    stop = threading.Event()
-    answered, failures = [0], []
-    probe = events[0][0]
 
-    def predict_in_a_loop() -> None:
-        while not stop.is_set():
-            try:
-                with lock:
-                    manager.predict_proba_one(probe)
-                answered[0] += 1
-            except Exception as error:  # the assertion below reports it
-                failures.append(error)
-            time.sleep(0)
 
-    reader = threading.Thread(target=predict_in_a_loop)
-    reader.start()
-    running_during = 0
+def run_inline() -> tuple[Learner, list[float | None]]:
+    learner = hybrid_learner(background=False)
+    errors = learn(learner, EVENTS[:REQUEST])
+    learner.request_rebuild()
+    errors += learn(learner, EVENTS[REQUEST:], start=REQUEST)
+    return learner, errors
+
+
+def test_learning_and_predictions_go_on_while_a_background_rebuild_runs() -> None:
+    learner = hybrid_learner(background=True)
+    learn(learner, EVENTS[:REQUEST])
+    learner.request_rebuild()
     try:
-        for offset, (x, y) in enumerate(events):
-            if offset == 1_400:
-                manager.request_rebuild()
-            with lock:
-                run.learn(x, y, offset)
-            running_during += manager.rebuild_running
-            if offset >= 1_400:
-                time.sleep(_ARRIVAL_S)
+        with held_rebuild():
+            learn(learner, EVENTS[REQUEST : REQUEST + 1], start=REQUEST)  # the rebuild starts
+            for offset in range(REQUEST + 1, REQUEST + 1 + HELD):
+                assert learner.strategy_stats()["rebuild_running"], offset
+                learn(learner, EVENTS[offset : offset + 1], start=offset)
+                assert learner.predict(EVENTS[0][0]).probabilities
+            assert learner.strategy_stats()["rebuild_running"]
+            assert learner.versions()[1] == []  # nothing decided while it is held
+        assert learner.manager.join_rebuild(timeout=60)
+        learn(learner, EVENTS[REQUEST + 1 + HELD :], start=REQUEST + 1 + HELD)
     finally:
-        stop.set()
-        reader.join(5)
-        manager.close()
-
-    assert failures == []
-    assert answered[0] > 100
-    assert running_during > 50  # events that arrived while the rebuild ran
-    (decision,) = manager.decisions()
-    assert decision.outcome == "promoted", decision
-    version = manager.versions()[-1]
-    assert version.id == decision.challenger_id == manager.version
-    # It learned its history (offsets 1001..1400), then every event after it up to the one at
-    # which it was promoted, each once: the same coverage as the online champion it replaced.
-    assert (version.first_offset, version.last_offset) == (1_001, 1_400)
-    assert version.learned_to_offset == decision.offset
-    assert version.events_learned == decision.offset - version.first_offset + 1
-    # The gate judged the first 200 events after its history, replayed from the buffer or not:
-    # the same decision as an inline rebuild's, whatever the threads' timing.
-    assert decision.shadow_events == 200
-    assert decision.offset >= version.last_offset + 200
-    assert (decision.champion_score, decision.challenger_score) == (0.815, 0.96)
-    assert run.learned == manager.events_seen == len(events)
-    stats = manager.stats()
+        learner.close()
+    values, stats = learner.values(), learner.strategy_stats()
+    assert values.events_learned == stats["events_seen"] == N
+    assert values.positions == {0: N}
     assert stats["cpu_seconds"]["rebuild"] > 0
-    assert stats["model_events_learned"] == version.events_learned + (
-        len(events) - 1 - decision.offset
-    )
+
+
+def test_a_background_rebuild_is_judged_as_inline_and_misses_no_event() -> None:
+    inline, inline_errors = run_inline()
+    background = hybrid_learner(background=True)
+    errors = learn(background, EVENTS[:REQUEST])
+    background.request_rebuild()
+    try:
+        with held_rebuild():
+            errors += learn(background, EVENTS[REQUEST : REQUEST + 1 + HELD], start=REQUEST)
+        assert background.manager.join_rebuild(timeout=60)
+        errors += learn(background, EVENTS[REQUEST + 1 + HELD :], start=REQUEST + 1 + HELD)
+    finally:
+        background.close()
+
+    (early,), (late,) = inline.versions()[1], background.versions()[1]
+    assert early.outcome == late.outcome == "promoted"
+    # Judged on the same K events after its history, by the same champion: the same decision.
+    same = ("shadow_events", "champion_score", "challenger_score", "statistic", "p_value", "test")
+    assert [getattr(late, name) for name in same] == [getattr(early, name) for name in same]
+    # Taken once the background challenger had caught up with everything learned meanwhile.
+    assert early.seq == REQUEST + K
+    assert late.seq > REQUEST + HELD
+    # Each promoted model learned its history (offsets 1001..1400), then every later event up
+    # to the one it was promoted at, once: the same coverage as the champion it replaced.
+    for learner, decision in ((inline, early), (background, late)):
+        version = learner.versions()[0][-1]
+        assert version.id == decision.challenger_id == learner.model_version
+        assert (version.first_offset, version.last_offset) == (REQUEST - HISTORY + 1, REQUEST)
+        assert version.learned_to_offset == decision.offset
+        assert version.events_learned == HISTORY + decision.offset - REQUEST
+
+    # The two runs served the same model except between the two promotions (each takes effect
+    # from the event after its decision), where one served the challenger and the other the old
+    # champion: every other prediction is the same, so the prequential accuracies differ by what
+    # those events alone make up, at most one right answer each.
+    lag = range(early.seq + 1, late.seq + 1)
+    assert [e for seq, e in enumerate(errors) if seq not in lag] == [
+        e for seq, e in enumerate(inline_errors) if seq not in lag
+    ]
+    assert [background.predict(x) for x in PROBES] == [inline.predict(x) for x in PROBES]
+    difference = sum(inline_errors[seq] - errors[seq] for seq in lag)  # type: ignore[operator]
+    right = [round(learner.values().cumulative["accuracy"] * N) for learner in (background, inline)]
+    assert right[0] - right[1] == difference
+    assert abs(difference) <= len(lag)

@@ -1,4 +1,5 @@
-"""The champion/challenger gate: a worse challenger is rejected, a better one promoted."""
+"""The champion/challenger gate in the service's learner: a worse challenger is rejected, a
+better one promoted."""
 
 from __future__ import annotations
 
@@ -6,49 +7,50 @@ import math
 
 import pytest
 
-from service.strategies import PrequentialRun, StrategyError, judge
+from service.models import build_model
+from service.strategies import StrategyError, judge
 from service.strategies.promotion import mcnemar, wilcoxon_signed_rank
-from tests.strategies.streams import CONCEPT_A, CONCEPT_B, concept_events, feed, static_manager
+from tests.strategies.streams import (
+    CONCEPT_A,
+    CONCEPT_B,
+    MODEL_SEED,
+    concept_events,
+    learn,
+    static_learner,
+    trained,
+)
 
 K = 200
 
 
 def test_a_challenger_trained_on_the_wrong_concept_is_rejected() -> None:
-    manager = static_manager(initial_events=500, shadow_events=K)
-    run = PrequentialRun(manager, rolling_window=100)
-    list(feed(run, concept_events(CONCEPT_A, 500, seed=1)))
-    wrong = static_manager(initial_events=500).model
-    for x, y in concept_events(CONCEPT_B, 500, seed=2):
-        wrong.learn_one(x, y)
-    challenger_id = manager.propose(wrong)
-    list(feed(run, concept_events(CONCEPT_A, K, seed=3), start=500))
+    learner = static_learner(initial_events=500, shadow_events=K)
+    learn(learner, concept_events(CONCEPT_A, 500, seed=1))
+    challenger_id = learner.manager.propose(trained(CONCEPT_B, 500, seed=2))
+    learn(learner, concept_events(CONCEPT_A, K, seed=3), start=500)
 
-    (decision,) = manager.decisions()
+    _, (decision,) = learner.versions()
     assert decision.challenger_id == challenger_id
     assert decision.outcome == "rejected"
     assert decision.shadow_events == K
     assert decision.champion_score > 0.85 > 0.65 > decision.challenger_score
     assert decision.test == "mcnemar-chi2"
-    assert manager.version == 1
-    assert manager.stats()["retrains"][("manual", "rejected")] == 1
+    assert learner.model_version == 1
+    assert learner.strategy_stats()["retrains"][("manual", "rejected")] == 1
 
 
 def test_a_challenger_trained_on_the_right_concept_is_promoted() -> None:
-    manager = static_manager(initial_events=500, shadow_events=K)
-    run = PrequentialRun(manager, rolling_window=100)
-    list(feed(run, concept_events(CONCEPT_B, 500, seed=1)))  # the champion learns B ...
-    right = static_manager(initial_events=500).model
-    for x, y in concept_events(CONCEPT_A, 500, seed=2):
-        right.learn_one(x, y)
-    challenger_id = manager.propose(right)
-    list(feed(run, concept_events(CONCEPT_A, K, seed=3), start=500))  # ... the world is A
+    learner = static_learner(initial_events=500, shadow_events=K)
+    learn(learner, concept_events(CONCEPT_B, 500, seed=1))  # the champion learns B ...
+    challenger_id = learner.manager.propose(trained(CONCEPT_A, 500, seed=2))
+    learn(learner, concept_events(CONCEPT_A, K, seed=3), start=500)  # ... the world is A
 
-    (decision,) = manager.decisions()
+    versions, (decision,) = learner.versions()
     assert decision.outcome == "promoted"
     assert decision.p_value < 1e-6
     assert decision.challenger_score > 0.85
-    assert manager.version == challenger_id
-    version = manager.versions()[-1]
+    assert learner.model_version == challenger_id
+    version = versions[-1]
     assert (version.id, version.parent_id, version.trigger) == (challenger_id, 1, "manual")
     assert version.validation_score == decision.challenger_score
     assert version.champion_score == decision.champion_score
@@ -56,10 +58,10 @@ def test_a_challenger_trained_on_the_right_concept_is_promoted() -> None:
 
 
 def test_one_change_at_a_time() -> None:
-    manager = static_manager(initial_events=10)
-    manager.propose(static_manager(initial_events=10).model)
+    manager = static_learner(initial_events=10).manager
+    manager.propose(build_model("logreg", MODEL_SEED).estimator)
     with pytest.raises(StrategyError, match="already under way"):
-        manager.propose(static_manager(initial_events=10).model)
+        manager.propose(build_model("logreg", MODEL_SEED).estimator)
 
 
 def test_mcnemar_uses_only_discordant_pairs_and_the_exact_test_when_few() -> None:
