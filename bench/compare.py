@@ -2,7 +2,7 @@
 
 One stream (a drift scenario of the producer, one of River's bundled datasets, or your own CSV
 or JSON Lines file) goes through each strategy in turn, in one process, through the service's
-own :class:`~service.learner.Learner`, built by :func:`service.app.build_learner` from the
+own :class:`~service.learner.Learner`, built by :func:`service.factory.build_learner` from the
 service's :class:`~service.config.Settings` (the ``DRIFTLINE_*`` variables, then the options
 here), with rebuilds inline (``DRIFTLINE_REBUILD_BACKGROUND=false``) so that every run gives the
 same numbers. Every event is encoded as the producer sends it and decoded by the service's gate,
@@ -48,10 +48,10 @@ from pydantic import SecretStr, ValidationError
 from producer.messages import Example, encode_event
 from producer.scenarios import SCENARIOS, make_scenario
 from producer.sources import SourceError, dataset, dataset_info, read_file
-from service.app import build_learner
 from service.config import Settings
 from service.errors import DriftlineError
 from service.events import Rejection, decode_event
+from service.factory import build_learner
 from service.learner import EventError, metric_names
 from service.strategies import (
     OUTCOMES,

@@ -25,8 +25,9 @@ from service.api.admin import router as admin_router
 from service.api.deps import Runtime
 from service.api.watermark import router as watermark_router
 from service.config import Settings
-from service.drift.watch import DriftConfig, DriftWatch
+from service.drift.watch import DriftWatch
 from service.errors import DriftlineError
+from service.factory import build_learner, drift_config
 from service.ingest.status import ConsumerState
 from service.ingest.worker import IngestWorker
 from service.learner import Learner
@@ -34,9 +35,8 @@ from service.metrics import LearnerCollector, ServiceMetrics
 from service.models import build_model
 from service.state.checkpoint import Checkpoint, CheckpointError, CheckpointStore, Owner
 from service.state.checkpointer import Checkpointer
-from service.strategies.config import manager_from_config
 
-__all__ = ["build_learner", "create_app"]
+__all__ = ["create_app", "restore_or_build_learner"]
 
 log = logging.getLogger(__name__)
 
@@ -155,23 +155,6 @@ def create_app(
     return app
 
 
-def drift_config(settings: Settings) -> DriftConfig:
-    """The drift watch's configuration from the ``DRIFTLINE_*DRIFT*`` settings."""
-    return DriftConfig(
-        detector=settings.drift_detector,
-        params=dict(settings.drift_detector_params),
-        cooldown=settings.drift_cooldown,
-        quiet_period=settings.drift_quiet_period,
-        window=settings.data_drift_window,
-        every=settings.data_drift_every,
-        psi_threshold=settings.psi_threshold,
-        ks_alpha=settings.ks_alpha,
-        rule=settings.data_drift_rule,
-        features=None if settings.drift_features is None else tuple(settings.drift_features),
-        max_features=settings.drift_max_features,
-    )
-
-
 def open_checkpoints(settings: Settings) -> CheckpointStore | None:
     """The checkpoint folder of these settings, or ``None`` when checkpoints are off."""
     if settings.state_dir is None or settings.checkpoint_key is None:
@@ -197,16 +180,6 @@ def _importable(name: str) -> tuple[str, str]:
             f"DRIFTLINE_CHECKPOINT_CLASSES: cannot find {name}: {error}"
         ) from error
     return module, qualname
-
-
-def build_learner(settings: Settings) -> Learner:
-    """A fresh learner of these settings: model, strategy, drift watch, classes and bounds."""
-    manager = manager_from_config(
-        settings.strategy_config(), model=settings.model, seed=settings.seed
-    )
-    drift = DriftWatch(drift_config(settings), manager.task) if settings.drift_detection else None
-    classes = None if settings.classes is None else tuple(settings.classes)
-    return Learner(manager, settings.rolling_window, drift, classes, settings.max_magnitude)
 
 
 def restore_or_build_learner(settings: Settings, checkpoints: CheckpointStore | None) -> Learner:

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from river import datasets
 
-from service.app import build_learner, open_checkpoints, restore_or_build_learner
+from service.app import open_checkpoints, restore_or_build_learner
 from service.config import Settings
 from service.events import Event
+from service.factory import build_learner
 from service.learner import Learner
 from service.state.checkpoint import (
     CheckpointError,

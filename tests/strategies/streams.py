@@ -1,7 +1,7 @@
 """Seeded streams and learners shared by the strategy tests.
 
 Every test drives the service's own test-then-train step: a :class:`~service.learner.Learner`
-built by :func:`service.app.build_learner` from :class:`~service.config.Settings` (the strategy
+built by :func:`service.factory.build_learner` from :class:`~service.config.Settings` (the strategy
 knobs are settings), fed :class:`~service.events.Event` objects at increasing offsets. There is
 no second, simplified learner to drift away from the one the service runs.
 """
@@ -18,9 +18,9 @@ from typing import Any
 from river import base
 
 from producer.scenarios import CONCEPT_A, CONCEPT_B, FEATURES, LinearConcept
-from service.app import build_learner
 from service.config import Settings
 from service.events import Event
+from service.factory import build_learner
 from service.learner import Learner
 from service.models import build_model
 from service.strategies import STRATEGY_NAMES, StrategyName

@@ -10,8 +10,8 @@ running while events are learned and predictions answered; it is let go and wait
 from __future__ import annotations
 
 from producer.scenarios import make_scenario
-from service.app import build_learner
 from service.config import Settings
+from service.factory import build_learner
 from service.learner import Learner
 from tests.strategies.streams import held_rebuild, learn
 

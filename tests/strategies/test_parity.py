@@ -8,8 +8,8 @@ import itertools
 import pytest
 from river import datasets, evaluate, metrics
 
-from service.app import build_learner
 from service.config import Settings
+from service.factory import build_learner
 from service.models import build_model
 from tests.strategies.streams import learn
 
