@@ -10,6 +10,8 @@ from fastapi.testclient import TestClient
 from service.api.schemas import PredictionPublic, PredictRequest
 from service.app import create_app
 from service.config import Settings
+from service.events import Event
+from service.learner import Learner
 
 
 @pytest.fixture
@@ -31,10 +33,21 @@ def test_predict_answers_with_prediction_probabilities_version_and_count(
 
 
 def test_batch_predict_answers_in_request_order(client: TestClient) -> None:
-    instances = [{"features": {"x": float(i)}} for i in range(3)]
+    learner: Learner = client.app_state["runtime"].learner
+    for offset in range(40):  # taught that x > 0 is true: each x below gets its own answer
+        x = 1.0 if offset % 2 else -1.0
+        learner.learn(Event({"x": x}, label=x > 0), 0, offset)
+    instances = [{"features": {"x": x}} for x in (2.0, -2.0, 0.5)]
+    alone = []
+    for instance in instances:
+        answer = client.post("/predict", json=instance).json()
+        alone.append({"prediction": answer["prediction"], "probabilities": answer["probabilities"]})
+    assert len({answer["probabilities"]["true"] for answer in alone}) == 3  # order matters
+    assert [answer["prediction"] for answer in alone] == [True, False, True]
+
     response = client.post("/predict/batch", json={"instances": instances})
     assert response.status_code == 200
-    assert len(response.json()["predictions"]) == 3
+    assert response.json()["predictions"] == alone
 
 
 @pytest.mark.parametrize(
@@ -76,8 +89,20 @@ def test_the_batch_limit_is_enforced_with_a_clear_message(client: TestClient) ->
 
 
 def test_refused_requests_are_counted(client: TestClient) -> None:
-    client.post("/predict", content=b'{"features": {"x": NaN}}')
-    client.post("/predict", json={"features": {f"f{i}": 1.0 for i in range(6)}})
+    not_finite = client.post(
+        "/predict",
+        content=b'{"features": {"x": NaN}}',
+        headers={"content-type": "application/json"},
+    )
+    assert not_finite.status_code == 422
+    assert {
+        "loc": ["body", "features", "x", "float"],
+        "msg": "Input should be a finite number",
+        "type": "finite_number",
+    } in not_finite.json()["detail"]
+    too_wide = client.post("/predict", json={"features": {f"f{i}": 1.0 for i in range(6)}})
+    assert too_wide.status_code == 422
+    assert too_wide.json() == {"detail": "6 features, more than the limit of 5"}
     metrics = client.get("/metrics").text
     assert 'driftline_predict_errors_total{endpoint="predict"} 2.0' in metrics
 

@@ -1,75 +1,66 @@
-"""A fetch process that dies is replaced from the learned offsets: nothing lost, nothing twice."""
+"""A fetch process that dies is replaced from the learned offsets: nothing lost, nothing twice.
+
+The kill lands at a known point: every event of the topic so far is learned, the fetch process
+is frozen (SIGSTOP) so that it fetches none of the events produced next, and only then is it
+killed. Its replacement must start exactly where the learning stopped: from an earlier offset
+some events would be learned twice, from a later one (the end of the topic, say) they would be
+lost, and either shows in the counts and the metrics below.
+"""
 
 from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
-from prometheus_client import CollectorRegistry
-from river import metrics
 
-from service.config import Settings
-from service.consumer import IngestWorker
-from service.learner import Learner
-from service.metrics import ConsumerState, ServiceMetrics
-from service.models import build_model
-from tests.system.streams import produce, read_back
+from tests.system.streams import assert_equivalent_to_river, produce, read_back
+from tests.system.test_fetch_process import fetch_children, one_fetch_child
 
 pytestmark = pytest.mark.kafka
 
-EVENTS = 20_000
+BEFORE = 5_000  # learned through the first fetch process
+AFTER = 15_000  # produced while it is frozen: only its replacement can fetch them
+EVENTS = BEFORE + AFTER
 
 
 def test_a_killed_fetch_process_is_replaced_and_the_model_is_as_if_it_never_died(
-    kafka_broker, new_topic
+    kafka_broker, new_topic, service_factory
 ) -> None:
     topic = new_topic()
-    produce(kafka_broker.bootstrap_servers, topic, "synth", "agrawal", "--limit", str(EVENTS))
-    settings = Settings(
-        bootstrap_servers=kafka_broker.bootstrap_servers,
+    produce(kafka_broker.bootstrap_servers, topic, "synth", "agrawal", "--limit", str(BEFORE))
+    service = service_factory(
         topic=topic,
         dead_letter_topic=f"{topic}.dlq",
         group_id=topic,
         model="logreg",
         drift_detection=False,
     )
-    learner = Learner.for_model("logreg", rolling_window=settings.rolling_window)
-    worker = IngestWorker(
-        settings,
-        learner,
-        ServiceMetrics(CollectorRegistry()),
-        ConsumerState(),
-        max_events=EVENTS,
-        idle_timeout=60.0,
-    )
-    worker.start()
-    try:
-        deadline = time.monotonic() + 60
-        while learner.events_learned < EVENTS // 4 and time.monotonic() < deadline:
-            time.sleep(0.005)
-        first = worker._fetch
-        assert first is not None and learner.events_learned < EVENTS, "killed too late"
-        os.kill(first.pid, signal.SIGKILL)
-        worker.join(120)
-    finally:
-        worker.stop()
-    assert worker.error is None
-    assert worker._fetch is not first  # a second fetch process finished the stream
-    assert (learner.events_learned, learner.positions) == (EVENTS, {0: EVENTS})
+    service.wait_handled(BEFORE)
+    first = one_fetch_child(service)
+    os.kill(first, signal.SIGSTOP)
+    produce(
+        kafka_broker.bootstrap_servers, topic, "synth", "agrawal", "--limit", str(AFTER),
+        "--seed", "2",
+    )  # fmt: skip
+    # The known point: the topic holds EVENTS, the learner has BEFORE, nothing is in between.
+    assert service.http.get("/model").json()["offsets"] == {"0": BEFORE}
+    assert service.sample("driftline_fetch_restarts_total") == 0.0
 
-    # The same events, learned by River alone, in Kafka's order: the same model and metrics.
-    model = build_model("logreg").estimator
-    cumulative = metrics.Accuracy() + metrics.LogLoss()
+    os.kill(first, signal.SIGKILL)
+    second = one_fetch_child(service, other_than=first)
+    model = service.wait_handled(EVENTS)
+
+    assert service.sample("driftline_fetch_restarts_total") == 1.0
+    assert fetch_children(service) == [second]  # the replacement finished the stream
+    # Ready again: a fetch process reads its connection count once a second, so a new one may
+    # say "not connected" for its first second even while it delivers.
+    service.wait_until(lambda: service.http.get("/ready").status_code == 200, 10, "ready again")
+    assert model["offsets"] == {"0": EVENTS}
+    # Learned once each: the model's count and the process's count of learning steps.
+    assert model["events_learned"] == EVENTS
+    assert service.sample("driftline_events_learned_total") == EVENTS
+    assert service.sample("driftline_events_consumed_total") == EVENTS
+    # The same events, learned by River alone in Kafka's order: the same model and metrics.
     events = read_back(kafka_broker.bootstrap_servers, topic, EVENTS)
-    for x, y in events:
-        proba = model.predict_proba_one(x)
-        if proba:
-            cumulative.update(y, proba)
-        model.learn_one(x, y)
-    values = learner.values()
-    assert values.cumulative["accuracy"] == pytest.approx(cumulative[0].get(), abs=1e-12)
-    assert values.cumulative["log_loss"] == pytest.approx(cumulative[1].get(), abs=1e-12)
-    probe = events[-1][0]
-    assert learner.predict(probe).probabilities == pytest.approx(model.predict_proba_one(probe))
+    assert_equivalent_to_river(service, "logreg", events)
