@@ -191,7 +191,7 @@ class _Fetcher:
             else:
                 rows = [self._decode(record) for record in records]
             try:
-                self.records.send_bytes(batch_frame(rows, self._status()))
+                self.records.send_bytes(batch_frame(rows, self._status(fetched=bool(batch))))
             except (BrokenPipeError, OSError):  # the learner stopped reading: we are done
                 return
 
@@ -230,9 +230,15 @@ class _Fetcher:
             return refused_row(record.partition, record.offset, record.key, record.value, decoded)
         return event_row(record.partition, record.offset, record.key, record.value, decoded)
 
-    def _status(self) -> FetchStatus:
+    def _status(self, fetched: bool = False) -> FetchStatus:
         now = time.monotonic()
-        if now >= self._next_connection_check:
+        if fetched:
+            # Records just came from the broker: that is the proof. The connection count lags
+            # behind a new consumer's first fetches (it read 0 for ~1 s), which made /ready
+            # answer 503 "Kafka unreachable" while the backlog was being learned.
+            self.connected = True
+            self._next_connection_check = now + _CONNECTION_CHECK_S
+        elif now >= self._next_connection_check:
             metrics = self.consumer.metrics().get("consumer-metrics", {})
             count = metrics.get("connection-count", 0.0)
             self.connected = bool(count and count > 0)

@@ -10,7 +10,7 @@ Only this module builds or reads them.
 Examples
 --------
 >>> rows = [event_row(0, 7, None, b"{}", Event({"x": 1.0}, label=True)),
-...         refused_row(0, 8, b"k", b"?", Rejection(RejectReason.INVALID_JSON, "not JSON"))]
+...         refused_row(0, 8, b"k", b"?", Rejection(RejectReason.NOT_JSON, "not JSON"))]
 >>> records, status = read_batch(batch_frame(rows, FetchStatus(True, {0: 9})))
 >>> [(r.offset, type(r.event).__name__) for r in records], status.highwater
 ([(7, 'Event'), (8, 'Rejection')], {0: 9})

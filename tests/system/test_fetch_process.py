@@ -14,40 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.service import ServiceProcess
+from tests.fixtures.service import one_fetch_child
 from tests.system.streams import produce
 
 pytestmark = pytest.mark.kafka
 
 KEY = "fetch-test-checkpoint-key-0123456789abcdef"
 TOKEN = "fetch-test-admin-token-0123456789abcdef"
-
-
-def fetch_children(service: ServiceProcess) -> list[int]:
-    """Pids of the service's live fetch processes (``-m service.ingest.fetcher``), from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-        except (OSError, IndexError, ValueError):
-            continue  # gone meanwhile
-        if ppid == service.process.pid and b"service.ingest.fetcher" in command:
-            found.append(int(entry.name))
-    return found
-
-
-def one_fetch_child(service: ServiceProcess, other_than: int | None = None) -> int:
-    child: list[int] = []
-
-    def started() -> bool:
-        child[:] = [pid for pid in fetch_children(service) if pid != other_than]
-        return len(child) == 1
-
-    service.wait_until(started, timeout=30, what="a new fetch process", pause=0.01)
-    return child[0]
 
 
 def test_the_fetch_process_gets_no_secret_from_the_environment(

@@ -14,8 +14,8 @@ import signal
 
 import pytest
 
+from tests.fixtures.service import fetch_children, one_fetch_child
 from tests.system.streams import assert_equivalent_to_river, produce, read_back
-from tests.system.test_fetch_process import fetch_children, one_fetch_child
 
 pytestmark = pytest.mark.kafka
 
