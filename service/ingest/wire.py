@@ -11,7 +11,7 @@ Examples
 --------
 >>> rows = [event_row(0, 7, None, b"{}", Event({"x": 1.0}, label=True)),
 ...         refused_row(0, 8, b"k", b"?", Rejection(RejectReason.NOT_JSON, "not JSON"))]
->>> records, status = read_batch(batch_frame(rows, FetchStatus(True, {0: 9})))
+>>> records, status = read_frame(batch_frame(rows, FetchStatus(True, {0: 9})))
 >>> [(r.offset, type(r.event).__name__) for r in records], status.highwater
 ([(7, 'Event'), (8, 'Rejection')], {0: 9})
 """
@@ -34,7 +34,6 @@ __all__ = [
     "batch_frame",
     "event_row",
     "failure_frame",
-    "read_batch",
     "read_frame",
     "refused_row",
 ]
@@ -127,11 +126,3 @@ def read_frame(frame: bytes) -> tuple[list[FetchedRecord], FetchStatus] | Failur
         return loaded
     rows, status = loaded
     return [_record(row) for row in rows], status
-
-
-def read_batch(frame: bytes) -> tuple[list[FetchedRecord], FetchStatus]:
-    """A frame that must be a batch (for tests and tools)."""
-    read = read_frame(frame)
-    if isinstance(read, Failure):
-        raise ValueError(f"a failure frame: {read.reason}")
-    return read

@@ -145,6 +145,19 @@ class DecisionLog:
             (trigger, outcome): 0 for trigger in REBUILD_TRIGGERS for outcome in OUTCOMES
         }
 
+    @classmethod
+    def restored(
+        cls,
+        size: int,
+        recent: Sequence[PromotionDecision],
+        retrains: dict[tuple[Trigger, Outcome], int],
+    ) -> DecisionLog:
+        """A log holding what an earlier release kept in other fields (see ``upgrade``)."""
+        log = cls(size)
+        log._recent.extend(recent)
+        log._retrains.update(retrains)
+        return log
+
     def record(self, decision: PromotionDecision) -> None:
         """Keep, count and log one decision."""
         self._recent.append(decision)

@@ -34,10 +34,9 @@ def upgrade_manager_state(state: dict[str, Any]) -> None:
     if old is not None:
         schedule.scheduled = Scheduled(old.trigger, old.start_seq, old.since_seq)
     state["_schedule"] = schedule
-    decisions = DecisionLog(DECISION_LOG_SIZE)
-    decisions._recent.extend(state.pop("_decisions"))
-    decisions._retrains.update(state.pop("_retrains"))
-    state["_decisions"] = decisions
+    state["_decisions"] = DecisionLog.restored(
+        DECISION_LOG_SIZE, state.pop("_decisions"), state.pop("_retrains")
+    )
     shadow = ShadowStage(
         state["task"],
         state["shadow_events"],

@@ -23,7 +23,7 @@ from service.events import Event
 from service.learner import Learner
 from service.models import MODEL_NAMES, build_model
 from service.state.checkpoint import CheckpointError, CheckpointStore, pickle_state
-from service.state.unpickle import ALLOWED_NAMES, restricted_loads
+from service.state.unpickle import ALLOWED_NAMES, MOVED, restricted_loads
 
 KEY = b"a-test-key-of-32-bytes-exactly!!"
 LISTED_MODULES = sorted({module for module, _ in ALLOWED_NAMES})
@@ -183,3 +183,9 @@ def test_the_list_holds_every_registry_model_with_every_detector_it_takes(model:
         assert restored.values() == learner.values()
         restored_any = True
     assert restored_any
+
+
+def test_every_moved_name_is_read_as_a_listed_one() -> None:
+    # A moved name is only a new spelling of an allowed class, never a way around the list.
+    assert all(new in ALLOWED_NAMES for new in MOVED.values())
+    assert not set(MOVED) & ALLOWED_NAMES
