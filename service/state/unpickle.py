@@ -137,6 +137,7 @@ ALLOWED_NAMES: frozenset[tuple[str, str]] = frozenset(
     | _names("service.strategies.online", "OnlineStrategy StaticStrategy")
     | _names("service.strategies.periodic", "PeriodicStrategy")
     | _names("service.strategies.promotion", "DecisionLog PromotionDecision")
+    | _names("service.strategies.rebuild", "Rebuilder")
     | _names("service.strategies.schedule", "RebuildSchedule Scheduled")
     | _names("service.strategies.shadow", "Challenger Probation Served ShadowStage")
     | _names("service.strategies.triggered", "TriggeredStrategy")

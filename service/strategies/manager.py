@@ -3,8 +3,8 @@
 A :class:`ModelManager` owns the *champion* (the model ``/predict`` uses) and runs one
 :class:`~service.strategies.base.Strategy` (when to learn online, when to rebuild) over small
 parts: the history (which events a rebuild learns), the :class:`~service.strategies.schedule.
-RebuildSchedule` (when it starts), :class:`~service.strategies.rebuild.RebuildJob` (building a
-model, inline or in a thread), :mod:`~service.strategies.shadow` (shadow runs, probations),
+RebuildSchedule` (when it starts), the :class:`~service.strategies.rebuild.Rebuilder` (building
+a model, inline or in a thread), :mod:`~service.strategies.shadow` (shadow runs, probations),
 :mod:`~service.strategies.promotion` (the gate's judgements and the decision log), the
 :class:`~service.strategies.versions.VersionStore`, the memory set and the CPU meter.
 
@@ -35,8 +35,9 @@ Examples
 ...                        make_history("window", size=500), background=False, seed=42)
 >>> for offset, (x, y) in enumerate(make_scenario("stationary", n=300, seed=1)):
 ...     error = prediction_error("classification", manager.model, x, y)
-...     changed = manager.after_prediction(x, y, error, offset, rolling_metric=0.9,
-...                                        drift_alarm=False)
+...     manager.learn(x, y, offset)
+...     changed = manager.after_learning(x, y, error, offset, rolling_metric=0.9,
+...                                      drift_alarm=False)
 >>> stats = manager.stats()
 >>> changed, manager.version, stats["events_seen"], stats["model_events_learned"]
 (False, 1, 300, 300)
@@ -46,8 +47,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
-import random
 import time
 from collections.abc import Callable
 from typing import Any
@@ -60,10 +59,10 @@ from service.strategies.costs import CpuMeter
 from service.strategies.errors import StrategyConfigurationError, StrategyError
 from service.strategies.history import HistoryPolicy, Labelled
 from service.strategies.memory import MemorySet
-from service.strategies.promotion import NO_JUDGEMENT, DecisionLog, Judgement, PromotionDecision
-from service.strategies.rebuild import RebuildJob
+from service.strategies.promotion import DecisionLog, Judgement, PromotionDecision
+from service.strategies.rebuild import Rebuilder, RebuildJob
 from service.strategies.schedule import RebuildSchedule, Scheduled
-from service.strategies.scoring import champion_error, score
+from service.strategies.scoring import champion_error
 from service.strategies.shadow import (
     Challenger,
     Probation,
@@ -112,27 +111,13 @@ class ModelManager:
         seed: int = 42,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if shadow_events < 1:
-            raise StrategyConfigurationError(f"shadow_events must be >= 1, not {shadow_events}")
-        if not 0.0 < significance < 1.0:
-            raise StrategyConfigurationError(f"significance must be in (0, 1), not {significance}")
-        if margin < 0 or rollback_margin < 0 or initial_events < 0:
-            raise StrategyConfigurationError(
-                "margin, rollback_margin and initial_events cannot be negative"
-            )
-        self._spec_builder = spec_builder
+        if initial_events < 0:
+            raise StrategyConfigurationError("initial_events cannot be negative")
         self.spec = spec_builder()
         self.task: Task = self.spec.task
         self.strategy = strategy
         self.history = history
-        self.shadow_events = shadow_events
-        self.significance = significance
-        self.margin = margin
-        self.rollback_margin = rollback_margin
         self.initial_events = initial_events
-        self.warm_start = warm_start
-        self.background = background
-        self.seed = seed
         self._clock = clock
         self._memory = MemorySet(memory_size, memory_every, seed)
         self._store = VersionStore(keep_versions)
@@ -141,10 +126,16 @@ class ModelManager:
         self._next_id = 2
         self._events_seen = 0
         self._schedule = RebuildSchedule(initial_events, clock())
-        self._job: RebuildJob | None = None
+        self._rebuilder = Rebuilder(
+            spec_builder,
+            self.task,
+            warm_start=warm_start,
+            background=background,
+            seed=seed,
+            max_pairs=shadow_events,
+        )
         self._shadow = ShadowStage(self.task, shadow_events, significance, margin, rollback_margin)
         self._decisions = DecisionLog(defaults.DECISION_LOG_SIZE)
-        self._rebuilds_started = 0
         self._costs = CpuMeter()
 
     # --- serving (under the learner's lock) ---------------------------------------------------
@@ -168,22 +159,6 @@ class ModelManager:
         return self.strategy.rebuilds
 
     # --- the consumer thread ------------------------------------------------------------------
-
-    def after_prediction(
-        self,
-        x: dict[str, FeatureValue],
-        y: Label,
-        error: float | None,
-        offset: int,
-        rolling_metric: float,
-        drift_alarm: bool,
-    ) -> bool:
-        """Everything that follows the champion's prediction of one labelled event.
-
-        :meth:`learn`, then :meth:`after_learning`; returns whether another model serves now.
-        """
-        self.learn(x, y, offset)
-        return self.after_learning(x, y, error, offset, rolling_metric, drift_alarm)
 
     def learn(self, x: dict[str, FeatureValue], y: Label, offset: int) -> None:
         """The serving model learns one labelled event, if the strategy learns online.
@@ -234,20 +209,16 @@ class ModelManager:
         self._memory.observe(event, self._serving.model, self.task)
         self._costs.charge("memory", started)
 
-        if self._job is not None:
-            self._job.offer(event, champion)
-            if self._job.backlog > defaults.MAX_REBUILD_BACKLOG:
-                self._job.cancel(timeout=0)
-            if self._job.done:
-                job, self._job = self._job, None
-                self._hand_over(job, event)
+        finished = self._rebuilder.offer(event, champion)
+        if finished is not None:
+            self._hand_over(finished, event)
         schedule = self._schedule
         if seq + 1 >= self.initial_events and (
             self.strategy.rebuilds or schedule.requested or schedule.scheduled is not None
         ):
             if drift_alarm:
                 schedule.note_alarm(seq)
-            busy = self._job is not None or self._shadow.busy
+            busy = self._rebuilder.job is not None or self._shadow.busy
             schedule.plan(
                 self.strategy,
                 self.task,
@@ -293,17 +264,12 @@ class ModelManager:
 
     def close(self, timeout: float | None = 5.0) -> None:
         """Stop a background rebuild (abandoned, not recorded) and wait for its thread."""
-        if self._job is not None:
-            self._job.cancel(timeout)
-            self._job = None
+        self._rebuilder.close(timeout)
 
     def join_rebuild(self, timeout: float | None = None) -> bool:
         """Wait for a background rebuild's thread to finish (it is handed over at the next
         event); ``True`` when none is running any more."""
-        job = self._job
-        if job is None:
-            return True
-        return job.wait(timeout)
+        return self._rebuilder.wait(timeout)
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -316,45 +282,17 @@ class ModelManager:
         rollbacks, oldest first."""
         return self._decisions.recent()
 
-    @property
-    def memory_score(self) -> float:
-        """The serving model's accuracy (MAE) on the memory set; NaN before the first pass."""
-        return self._memory.score
-
-    @property
-    def events_seen(self) -> int:
-        """Labelled events handed to :meth:`learn`."""
-        return self._events_seen
-
-    @property
-    def rebuild_running(self) -> bool:
-        """Whether a background rebuild has not been handed over yet."""
-        return self._job is not None
-
     def stats(self) -> ManagerStats:
         """Every exportable value (see :class:`ManagerStats`)."""
-        challenger, probation, task = self._shadow.challenger, self._shadow.probation, self.task
         return ManagerStats(
             strategy=self.strategy.name,
             history=self.history.name,
             version=self.version,
             events_seen=self._events_seen,
             model_events_learned=self._serving.learned,
-            rebuilds_started=self._rebuilds_started,
-            rebuild_running=self._job is not None,
-            challenger_id=challenger.id if challenger else None,
-            challenger_shadow_events=challenger.events if challenger else 0,
-            challenger_shadow_score=(
-                score(task, challenger.challenger_errors) if challenger else math.nan
-            ),
-            champion_shadow_score=(
-                score(task, challenger.champion_errors) if challenger else math.nan
-            ),
-            probation_events=probation.events if probation else 0,
-            probation_score=score(task, probation.new_errors) if probation else math.nan,
-            previous_champion_score=(
-                score(task, probation.previous_errors) if probation else math.nan
-            ),
+            rebuilds_started=self._rebuilder.started,
+            rebuild_running=self._rebuilder.job is not None,
+            **self._shadow.scores(),
             memory_score=self._memory.score,
             memory_events=len(self._memory),
             retrains=self._decisions.retrains(),
@@ -365,8 +303,7 @@ class ModelManager:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        job: RebuildJob | None = state.pop("_job")
-        state["_job"] = None
+        job = self._rebuilder.job
         if job is not None:
             # A thread does not pickle: the restored manager starts this rebuild again.
             schedule = state["_schedule"] = copy.copy(self._schedule)
@@ -374,7 +311,7 @@ class ModelManager:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        if "_cpu" in state:
+        if "_rebuilder" not in state:
             upgrade_manager_state(state)
         self.__dict__.update(state)
 
@@ -382,7 +319,11 @@ class ModelManager:
 
     @property
     def _busy(self) -> bool:
-        return self._schedule.scheduled is not None or self._job is not None or self._shadow.busy
+        return (
+            self._schedule.scheduled is not None
+            or self._rebuilder.job is not None
+            or self._shadow.busy
+        )
 
     def _take_id(self) -> int:
         taken = self._next_id
@@ -390,36 +331,12 @@ class ModelManager:
         return taken
 
     def _start_rebuild(self, scheduled: Scheduled, event: Labelled) -> None:
-        challenger_id = self._take_id()
-        if self.warm_start:
-            model = copy.deepcopy(self._serving.model)
-        else:
-            model = self._spec_builder().estimator
-        job = RebuildJob(
-            challenger_id,
-            scheduled.trigger,
-            model,
-            self.history.snapshot(scheduled.since_seq),
-            self.history,
-            task=self.task,
-            rng=random.Random(f"{self.seed}/rebuild/{challenger_id}"),
-            since_seq=scheduled.since_seq,
-            max_pairs=self.shadow_events,
-        )
-        self._rebuilds_started += 1
         self._schedule.started(self._events_seen, self._clock())
-        logger.info(
-            "rebuild of challenger %d started (%s, %d events of history)",
-            challenger_id,
-            scheduled.trigger,
-            job.snapshot_size,
+        finished = self._rebuilder.start(
+            self._take_id(), scheduled.trigger, scheduled.since_seq, self.history, self.model
         )
-        if self.background:
-            self._job = job
-            job.start()
-        else:
-            job.run()
-            self._hand_over(job, event)
+        if finished is not None:
+            self._hand_over(finished, event)
 
     def _hand_over(self, job: RebuildJob, event: Labelled) -> None:
         remaining = job.finish()
@@ -427,91 +344,61 @@ class ModelManager:
         if job.error is None:
             self._shadow.challenger = challenger_from(job, remaining)
             return
-        self._record(
-            event,
-            NO_JUDGEMENT,
-            challenger_id=job.challenger_id,
-            champion_id=self.version,
-            trigger=job.trigger,
-            outcome="failed",
-            shadow_events=0,
-            detail=f"the rebuild failed: {job.error!r}",
-        )
+        failed = job.failure(self.version, event.offset, event.seq, self._clock())
+        self._decisions.record(failed)
 
     def _act_on(self, verdict: Verdict, event: Labelled) -> None:
         """Serve what a verdict says should serve, and record the decision."""
-        judgement, champion_id = verdict.judgement, self.version
+        champion_id, restored_id = self.version, None
         if verdict.kind == "roll_back":
             probation = verdict.probation
             assert probation is not None
-            restored = self._serve(
-                copy.deepcopy(probation.previous), "rollback", parent_id=probation.previous_id
-            )
-            self._record(
-                event,
-                judgement,
-                challenger_id=probation.new_id,
-                champion_id=probation.previous_id,
-                trigger=probation.trigger,
-                outcome="rolled_back",
-                shadow_events=len(probation.new_errors),
-                detail=(
-                    f"version {probation.new_id} scored {judgement.challenger_score:.4f} against "
-                    f"{judgement.champion_score:.4f} for version {probation.previous_id} over "
-                    f"its probation; restored as version {restored.id}"
-                ),
-            )
-            return
-        challenger = verdict.challenger
-        assert challenger is not None
-        if verdict.kind == "promote":
+            restored = copy.deepcopy(probation.previous)
+            restored_id = self._serve(restored, "rollback", parent_id=probation.previous_id).id
+        elif verdict.kind == "promote":
+            challenger = verdict.challenger
+            assert challenger is not None
             previous = self._serving
             self._serve(
-                challenger.served,
-                challenger.trigger,
-                parent_id=champion_id,
-                id=challenger.id,
-                first_offset=challenger.first_offset,
-                last_offset=challenger.last_offset,
-                validation_score=judgement.challenger_score,
-                champion_score=judgement.champion_score,
+                challenger.served, challenger.trigger, champion_id, challenger, verdict.judgement
             )
             self._shadow.probation = Probation(
                 challenger.id, challenger.trigger, champion_id, previous
             )
-        self._record(
-            event,
-            judgement,
-            challenger_id=challenger.id,
-            champion_id=champion_id,
-            trigger=challenger.trigger,
-            outcome="promoted" if verdict.kind == "promote" else "rejected",
-            shadow_events=len(challenger.champion_errors),
+        self._decisions.record(
+            verdict.decision(
+                champion_id,
+                restored_id,
+                offset=event.offset,
+                seq=event.seq,
+                decided_at=self._clock(),
+            )
         )
 
     def _serve(
-        self, served: Served, trigger: Trigger, parent_id: int, **lineage: Any
+        self,
+        served: Served,
+        trigger: Trigger,
+        parent_id: int,
+        challenger: Challenger | None = None,
+        judgement: Judgement | None = None,
     ) -> ModelVersion:
-        """Make ``served`` the champion, as a new version (``lineage``: more of its fields)."""
+        """Make ``served`` the champion, as a new version: a promoted ``challenger``'s (with
+        its lineage and the ``judgement`` that promoted it), or a new id."""
         version = ModelVersion(
-            id=lineage.pop("id", None) or self._take_id(),
+            id=challenger.id if challenger else self._take_id(),
             parent_id=parent_id,
             created_at=self._clock(),
             strategy=self.strategy.name,
             trigger=trigger,
+            first_offset=challenger.first_offset if challenger else None,
+            last_offset=challenger.last_offset if challenger else None,
+            validation_score=judgement.challenger_score if judgement else None,
+            champion_score=judgement.champion_score if judgement else None,
             events_learned=served.learned,
             learned_to_offset=served.learned_to_offset,
-            **lineage,
         )
         self._serving = served
         self._store.add(version, served)
         self._schedule.served(self._events_seen)
         return version
-
-    def _record(self, event: Labelled, judgement: Judgement, **decision: Any) -> None:
-        """Keep one decision (a gate's, a rollback, a failed rebuild) and count it."""
-        self._decisions.record(
-            PromotionDecision.of(
-                judgement, offset=event.offset, seq=event.seq, decided_at=self._clock(), **decision
-            )
-        )

@@ -37,18 +37,22 @@ Examples
 
 from __future__ import annotations
 
+import copy
 import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
-from service.models import Task
+from service.models import ModelSpec, Task
 from service.strategies.base import Trigger
+from service.strategies.defaults import MAX_REBUILD_BACKLOG
 from service.strategies.history import HistoryPolicy, Labelled, accepts_weight
+from service.strategies.promotion import NO_JUDGEMENT, PromotionDecision
 from service.strategies.scoring import prediction_error
 
-__all__ = ["CANCEL_CHECK_EVERY", "HANDOFF_BACKLOG", "RebuildCancelled", "RebuildJob"]
+__all__ = ["CANCEL_CHECK_EVERY", "HANDOFF_BACKLOG", "RebuildCancelled", "RebuildJob", "Rebuilder"]
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +176,23 @@ class RebuildJob:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def failure(
+        self, champion_id: int, offset: int, seq: int, decided_at: float
+    ) -> PromotionDecision:
+        """The record of a job that finished with an :attr:`error` (cancelled, or a model's)."""
+        return PromotionDecision.of(
+            NO_JUDGEMENT,
+            challenger_id=self.challenger_id,
+            champion_id=champion_id,
+            trigger=self.trigger,
+            outcome="failed",
+            shadow_events=0,
+            offset=offset,
+            seq=seq,
+            decided_at=decided_at,
+            detail=f"the rebuild failed: {self.error!r}",
+        )
+
     # --- the job's own thread (or inline) -------------------------------------------------------
 
     def run(self) -> None:
@@ -219,3 +240,99 @@ class RebuildJob:
     def _check_cancel(self) -> None:
         if self.learned % CANCEL_CHECK_EVERY == 0 and self._cancel.is_set():
             raise RebuildCancelled
+
+
+class Rebuilder:
+    """Starts each rebuild, inline or in a thread, and feeds the one running until it is done.
+
+    A rebuild trains a fresh build of ``spec_builder`` (or, for a ``warm_start``, a copy of the
+    champion) on a snapshot of the history; ``seed`` seeds each job's weighted sample, and
+    ``max_pairs`` is the gate's K. Plain, picklable state: a job still running is dropped when
+    pickled (the manager keeps its trigger, so a restored manager starts it again).
+    """
+
+    def __init__(
+        self,
+        spec_builder: Callable[[], ModelSpec],
+        task: Task,
+        *,
+        warm_start: bool,
+        background: bool,
+        seed: int,
+        max_pairs: int,
+    ) -> None:
+        self.spec_builder = spec_builder
+        self.task: Task = task
+        self.warm_start = warm_start
+        self.background = background
+        self.seed = seed
+        self.max_pairs = max_pairs
+        self.job: RebuildJob | None = None
+        """The background job not handed over yet."""
+        self.started = 0
+
+    def start(
+        self,
+        challenger_id: int,
+        trigger: Trigger,
+        since_seq: int | None,
+        history: HistoryPolicy,
+        champion: Any,
+    ) -> RebuildJob | None:
+        """Start a rebuild of challenger ``challenger_id``; the finished job if it ran inline,
+        ``None`` if it runs in a thread (:meth:`offer` hands it over once done)."""
+        model = copy.deepcopy(champion) if self.warm_start else self.spec_builder().estimator
+        job = RebuildJob(
+            challenger_id,
+            trigger,
+            model,
+            history.snapshot(since_seq),
+            history,
+            task=self.task,
+            rng=random.Random(f"{self.seed}/rebuild/{challenger_id}"),
+            since_seq=since_seq,
+            max_pairs=self.max_pairs,
+        )
+        self.started += 1
+        logger.info(
+            "rebuild of challenger %d started (%s, %d events of history)",
+            challenger_id,
+            trigger,
+            job.snapshot_size,
+        )
+        if not self.background:
+            job.run()
+            return job
+        self.job = job
+        job.start()
+        return None
+
+    def offer(self, event: Labelled, champion_error: float | None) -> RebuildJob | None:
+        """Buffer ``event`` for the running job; the job, once, when its thread has finished.
+
+        A backlog past :data:`~service.strategies.defaults.MAX_REBUILD_BACKLOG` cancels it (it
+        then finishes with an error): a rebuild slower than the stream never catches up.
+        """
+        job = self.job
+        if job is None:
+            return None
+        job.offer(event, champion_error)
+        if job.backlog > MAX_REBUILD_BACKLOG:
+            job.cancel(timeout=0)
+        if not job.done:
+            return None
+        self.job = None
+        return job
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a background job's thread; ``True`` when none is running any more."""
+        return self.job is None or self.job.wait(timeout)
+
+    def close(self, timeout: float | None = 5.0) -> None:
+        """Stop a background job (abandoned, not handed over) and wait for its thread."""
+        if self.job is not None:
+            self.job.cancel(timeout)
+            self.job = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "job": None}

@@ -25,17 +25,20 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from service.models import Task
-from service.strategies.base import Trigger
+from service.strategies.base import Outcome, Trigger
 from service.strategies.defaults import REPLAY_PER_EVENT
+from service.strategies.errors import StrategyConfigurationError
 from service.strategies.history import Labelled
-from service.strategies.promotion import Judgement, judge, judge_probation
+from service.strategies.promotion import Judgement, PromotionDecision, judge, judge_probation
 from service.strategies.rebuild import RebuildJob
-from service.strategies.scoring import prediction_error
+from service.strategies.scoring import prediction_error, score
+from service.strategies.stats import ShadowScores
 
 __all__ = [
     "Challenger",
@@ -170,6 +173,53 @@ class Verdict:
     challenger: Challenger | None = None
     probation: Probation | None = None
 
+    def decision(
+        self,
+        champion_id: int,
+        restored_id: int | None,
+        *,
+        offset: int,
+        seq: int,
+        decided_at: float,
+    ) -> PromotionDecision:
+        """The record of this verdict, taken while ``champion_id`` served (``restored_id``:
+        the version a rollback made)."""
+        judgement, detail = self.judgement, ""
+        if self.kind == "roll_back":
+            probation = self.probation
+            assert probation is not None
+            challenger_id, trigger = probation.new_id, probation.trigger
+            champion_id, shadow_events = probation.previous_id, len(probation.new_errors)
+            detail = (
+                f"version {probation.new_id} scored {judgement.challenger_score:.4f} against "
+                f"{judgement.champion_score:.4f} for version {probation.previous_id} over "
+                f"its probation; restored as version {restored_id}"
+            )
+        else:
+            challenger = self.challenger
+            assert challenger is not None
+            challenger_id, trigger = challenger.id, challenger.trigger
+            shadow_events = len(challenger.champion_errors)
+        return PromotionDecision.of(
+            judgement,
+            challenger_id=challenger_id,
+            champion_id=champion_id,
+            trigger=trigger,
+            outcome=_OUTCOMES[self.kind],
+            shadow_events=shadow_events,
+            offset=offset,
+            seq=seq,
+            decided_at=decided_at,
+            detail=detail,
+        )
+
+
+_OUTCOMES: dict[str, Outcome] = {
+    "promote": "promoted",
+    "reject": "rejected",
+    "roll_back": "rolled_back",
+}
+
 
 class ShadowStage:
     """The challenger in shadow and the previous champion on probation; plain, picklable state."""
@@ -182,6 +232,12 @@ class ShadowStage:
         margin: float,
         rollback_margin: float,
     ) -> None:
+        if shadow_events < 1:
+            raise StrategyConfigurationError(f"shadow_events must be >= 1, not {shadow_events}")
+        if not 0.0 < significance < 1.0:
+            raise StrategyConfigurationError(f"significance must be in (0, 1), not {significance}")
+        if margin < 0 or rollback_margin < 0:
+            raise StrategyConfigurationError("margin and rollback_margin cannot be negative")
         self.task = task
         self.shadow_events = shadow_events
         self.significance = significance
@@ -222,3 +278,22 @@ class ShadowStage:
             kind: Literal["promote", "reject"] = "promote" if judgement.promoted else "reject"
             verdicts.append(Verdict(kind, judgement, challenger=challenger))
         return verdicts
+
+    def scores(self) -> ShadowScores:
+        """How far the shadow run and the probation are, and how each side scores so far."""
+        challenger, probation, task = self.challenger, self.probation, self.task
+        return ShadowScores(
+            challenger_id=challenger.id if challenger else None,
+            challenger_shadow_events=challenger.events if challenger else 0,
+            challenger_shadow_score=(
+                score(task, challenger.challenger_errors) if challenger else math.nan
+            ),
+            champion_shadow_score=(
+                score(task, challenger.champion_errors) if challenger else math.nan
+            ),
+            probation_events=probation.events if probation else 0,
+            probation_score=score(task, probation.new_errors) if probation else math.nan,
+            previous_champion_score=(
+                score(task, probation.previous_errors) if probation else math.nan
+            ),
+        )

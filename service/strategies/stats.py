@@ -6,21 +6,12 @@ from typing import TypedDict
 
 from service.strategies.base import Outcome, StrategyName, Trigger
 
-__all__ = ["ManagerStats"]
+__all__ = ["ManagerStats", "ShadowScores"]
 
 
-class ManagerStats(TypedDict):
-    """The values to export, read in one go (under the learner's lock)."""
+class ShadowScores(TypedDict):
+    """The shadow run and the probation, as the shadow stage reports them."""
 
-    strategy: StrategyName
-    history: str
-    version: int
-    events_seen: int
-    """Labelled events handed to the manager."""
-    model_events_learned: int
-    """Labelled events the serving model has learned (its rebuild history included)."""
-    rebuilds_started: int
-    rebuild_running: bool
     challenger_id: int | None
     challenger_shadow_events: int
     challenger_shadow_score: float
@@ -32,6 +23,20 @@ class ManagerStats(TypedDict):
     """The newly promoted champion's score over its probation so far; NaN when none."""
     previous_champion_score: float
     """The previous champion's score over the same events."""
+
+
+class ManagerStats(ShadowScores):
+    """The values to export, read in one go (under the learner's lock)."""
+
+    strategy: StrategyName
+    history: str
+    version: int
+    events_seen: int
+    """Labelled events handed to the manager."""
+    model_events_learned: int
+    """Labelled events the serving model has learned (its rebuild history included)."""
+    rebuilds_started: int
+    rebuild_running: bool
     memory_score: float
     memory_events: int
     retrains: dict[tuple[Trigger, Outcome], int]

@@ -1,8 +1,9 @@
 """Reading a manager pickled by an earlier release, whose parts were still its own fields.
 
 Before the manager was split into parts, its schedule, decision log, CPU totals and shadow
-runs were fields of its own; a checkpoint of that release restores into today's parts here
-(and :data:`~service.state.unpickle.MOVED` maps the classes it names to their new modules).
+runs were fields of its own, and later its rebuild settings and running job; a checkpoint of
+either release restores into today's parts here (and :data:`~service.state.unpickle.MOVED`
+maps the classes it names to their new modules).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from service.strategies.costs import CpuMeter
 from service.strategies.defaults import DECISION_LOG_SIZE
 from service.strategies.promotion import DecisionLog
+from service.strategies.rebuild import Rebuilder
 from service.strategies.schedule import RebuildSchedule, Scheduled
 from service.strategies.shadow import ShadowStage
 
@@ -20,6 +22,23 @@ __all__ = ["upgrade_manager_state"]
 
 def upgrade_manager_state(state: dict[str, Any]) -> None:
     """A manager pickled before its parts were split out: give it the parts, in place."""
+    if "_cpu" in state:
+        _split_parts(state)
+    state.pop("_job")  # always pickled as None
+    state["_rebuilder"] = Rebuilder(
+        state.pop("_spec_builder"),
+        state["task"],
+        warm_start=state.pop("warm_start"),
+        background=state.pop("background"),
+        seed=state.pop("seed"),
+        max_pairs=state.pop("shadow_events"),
+    )
+    state["_rebuilder"].started = state.pop("_rebuilds_started")
+    for setting in ("significance", "margin", "rollback_margin"):
+        del state[setting]  # the shadow stage's own
+
+
+def _split_parts(state: dict[str, Any]) -> None:
     costs = CpuMeter()
     for bucket, seconds in state.pop("_cpu").items():
         costs.add(bucket, seconds)

@@ -1,15 +1,20 @@
-"""A learner pickled by the release before the strategy manager was split restores and learns on.
+"""Learners pickled by earlier releases restore and learn on to the numbers they measured.
 
-The fixture was written by that release (``triggered`` strategy, a challenger 20 events into its
-shadow run, on the ``abrupt`` scenario), with what the same release then measured on the rest of
-the stream. Restored here, the learner must take the rest of the stream to the same numbers:
-the classes it names are read at their new homes, and the state that moved is rebuilt.
+The first fixture was written by the release before the strategy manager was split
+(``triggered`` strategy, a challenger 20 events into its shadow run, on the ``abrupt``
+scenario), with what that release then measured on the rest of the stream; the second is the
+same learner as the next release pickled it (read, then written again), before the rebuild
+settings and job moved into their own part. Restored here, each must take the rest of the
+stream to the same numbers: the classes it names are read at their new homes, and the state
+that moved is rebuilt.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+import pytest
 
 from producer.scenarios import make_scenario
 from service.events import Event
@@ -20,8 +25,13 @@ DATA = Path(__file__).parent / "data"
 CUT = 1_220  # the events the fixture had learned
 
 
-def test_a_learner_pickled_before_the_split_learns_on_to_the_same_numbers() -> None:
-    learner = restricted_loads((DATA / "triggered-learner-mid-shadow.pickle").read_bytes())
+@pytest.mark.parametrize(
+    "fixture",
+    ["triggered-learner-mid-shadow.pickle", "triggered-learner-mid-shadow-split.pickle"],
+    ids=["before-the-split", "split-release"],
+)
+def test_an_earlier_releases_learner_learns_on_to_the_same_numbers(fixture: str) -> None:
+    learner = restricted_loads((DATA / fixture).read_bytes())
     expected = json.loads((DATA / "triggered-learner-mid-shadow.json").read_text())
     assert isinstance(learner, Learner)
     assert learner.manager.stats()["challenger_shadow_events"] == 20

@@ -78,7 +78,7 @@ def check_clone_independence(strategy: StrategyName) -> None:
     twin = copy.deepcopy(learner)
     learn(twin, STREAM[600:1_400], start=600)
     assert answers(learner) == before
-    assert learner.manager.events_seen == learner.values().events_learned == 600
+    assert learner.manager.stats()["events_seen"] == learner.values().events_learned == 600
 
 
 def check_predict_before_learning(strategy: StrategyName) -> None:
