@@ -33,8 +33,9 @@ from service.ingest.worker import IngestWorker
 from service.learner import Learner
 from service.metrics import LearnerCollector, ServiceMetrics
 from service.models import build_model
-from service.state.checkpoint import Checkpoint, CheckpointError, CheckpointStore, Owner
+from service.state.checkpoint import Checkpoint, CheckpointError, CheckpointStore
 from service.state.checkpointer import Checkpointer
+from service.state.owner import Owner
 
 __all__ = ["create_app", "restore_or_build_learner"]
 

@@ -46,6 +46,7 @@ from river import metrics
 from service.drift.watch import DriftWatch
 from service.errors import DriftlineError
 from service.events import DEFAULT_MAX_MAGNITUDE, Event, FeatureValue, Label, RejectReason
+from service.feature_kinds import FeatureKindError, FeatureKinds
 from service.models import Task
 from service.readings import (
     Answers,
@@ -118,10 +119,7 @@ class Learner:
             self.classes = (True, False, 0, 1)
         self._class_keys = _class_keys(self.classes)
         self.spec = manager.spec
-        self._numeric_only = manager.spec.numeric_only
-        # The kind each feature was learned as, once any string has been: see _check_kinds.
-        self._numeric_features: set[str] = set()
-        self._nominal_features: set[str] = set()
+        self._kinds = FeatureKinds(manager.spec.numeric_only, manager.spec.name)
         self.drift = drift
         self.task: Task = manager.task
         self.lock = threading.Lock()
@@ -191,9 +189,12 @@ class Learner:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state.setdefault("max_magnitude", DEFAULT_MAX_MAGNITUDE)
-        state.setdefault("_numeric_only", state["spec"].numeric_only)
-        state.setdefault("_numeric_features", set())
-        state.setdefault("_nominal_features", set())
+        if "_kinds" not in state:  # an earlier release kept the kinds in fields of its own
+            kinds = FeatureKinds(state["spec"].numeric_only, state["spec"].name)
+            kinds.numeric = state.pop("_numeric_features", set())
+            kinds.nominal = state.pop("_nominal_features", set())
+            state.pop("_numeric_only", None)
+            state["_kinds"] = kinds
         self.__dict__.update(state)
         self.lock = threading.Lock()
         if not isinstance(self._rolling_label, RollingMean):
@@ -220,8 +221,7 @@ class Learner:
             raise LabelError(
                 f"label {label!r} is not one of the model's classes", RejectReason.UNKNOWN_LABEL
             )
-        has_text = str in map(type, x.values())
-        if has_text or self._nominal_features:
+        if self._kinds.needs_check(x):
             self._check_kinds(x)
         drift = self.drift
         with self.lock:
@@ -233,8 +233,7 @@ class Learner:
             else:
                 answer = self._answer(x)
                 self.manager.learn(x, label, offset)  # the only step that may fail
-                if not self._numeric_only:
-                    self._remember_kinds(x, has_text)
+                self._kinds.remember(x)
                 predicted, error = self._score(label, answer)
                 self.events_learned += 1
                 self.learned_at = event.ts
@@ -255,34 +254,10 @@ class Learner:
         return error
 
     def _check_kinds(self, x: dict[str, FeatureValue]) -> None:
-        """Refuse a string this model cannot take: any, or one where it learned a number.
-
-        River's trees keep a number and a string of the same feature in one splitter and raise
-        half-way through ``learn_one`` when they meet both; the scalers raise on any string.
-        """
-        numeric, nominal = self._numeric_features, self._nominal_features
-        for name, value in x.items():
-            if isinstance(value, str):
-                if self._numeric_only:
-                    raise EventError(
-                        f"feature {name!r} is a string; model {self.spec.name!r} learns numbers "
-                        "only"
-                    )
-                if name in numeric:
-                    raise EventError(f"feature {name!r} is a string; the model learned numbers")
-            elif name in nominal:
-                raise EventError(f"feature {name!r} is a number; the model learned strings")
-
-    def _remember_kinds(self, x: dict[str, FeatureValue], has_text: bool) -> None:
-        """Note which features the model learned as strings, and which as numbers."""
-        if not has_text:
-            self._numeric_features.update(x)
-            return
-        for name, value in x.items():
-            if isinstance(value, str):
-                self._nominal_features.add(name)
-            else:
-                self._numeric_features.add(name)
+        try:
+            self._kinds.check(x)
+        except FeatureKindError as error:
+            raise EventError(str(error)) from None
 
     def skip(self, partition: int, offset: int) -> None:
         """Advance past a message that was not learned (it went to the dead-letter topic)."""
@@ -331,9 +306,10 @@ class Learner:
         """
         self._reader_waiting = True
         with self.lock:
-            if not self._numeric_only:  # a scaler scores an unseen string as 0, a tree raises
+            kinds = self._kinds
+            if not kinds.numeric_only:  # a scaler scores an unseen string as 0, a tree raises
                 for x in instances:
-                    if self._nominal_features or str in map(type, x.values()):
+                    if kinds.needs_check(x):
                         self._check_kinds(x)
             return Answers(
                 [self._predict_unlocked(x) for x in instances],

@@ -31,8 +31,9 @@ from service.ingest.status import ConsumerState
 from service.ingest.wire import FetchedRecord, FetchPlan, FetchStatus
 from service.learner import EventError, Learner
 from service.metrics import ServiceMetrics
-from service.state.checkpoint import Owner, StateMismatchError
+from service.state.checkpoint import StateMismatchError
 from service.state.checkpointer import Checkpointer
+from service.state.owner import Owner
 
 __all__ = ["LEARN_TIMING_EVERY", "IngestWorker"]
 

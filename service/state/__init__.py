@@ -5,9 +5,9 @@ from service.state.checkpoint import (
     Checkpoint,
     CheckpointError,
     CheckpointStore,
-    Owner,
     StateMismatchError,
 )
+from service.state.owner import Owner
 from service.state.unpickle import ALLOWED_NAMES, restricted_loads
 
 __all__ = [

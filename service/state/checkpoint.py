@@ -44,7 +44,7 @@ import re
 import struct
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -53,6 +53,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
 import service
 from service.errors import DriftlineError
+from service.state.owner import Owner, OwnerFields
 from service.state.unpickle import restricted_loads
 
 __all__ = [
@@ -60,7 +61,6 @@ __all__ = [
     "Checkpoint",
     "CheckpointError",
     "CheckpointStore",
-    "Owner",
     "StateMismatchError",
     "pickle_state",
     "restricted_loads",
@@ -87,47 +87,6 @@ class StateMismatchError(CheckpointError):
 
 
 @dataclass(frozen=True)
-class Owner:
-    """What a state folder's checkpoints learned from; ``None`` is a field not known (yet).
-
-    The topic, model and task are known from the settings at start; the partition count and the
-    cluster id once Kafka answers.
-    """
-
-    topic: str | None = None
-    model: str | None = None
-    task: str | None = None
-    partitions: int | None = None
-    cluster_id: str | None = None
-
-    def conflicts(self, current: Owner) -> list[str]:
-        """Each way ``current`` cannot continue this owner's state, naming both sides.
-
-        A field unknown on either side never conflicts. A topic with more partitions than it had
-        is the same topic (Kafka only ever adds partitions); one with fewer is another topic.
-        """
-        found = []
-        for name in ("cluster_id", "topic", "model", "task"):
-            stored, now = getattr(self, name), getattr(current, name)
-            if stored is not None and now is not None and stored != now:
-                found.append(f"{name} {stored!r} in the state folder, {now!r} now")
-        if (
-            self.partitions is not None
-            and current.partitions is not None
-            and current.partitions < self.partitions
-        ):
-            found.append(
-                f"{self.partitions} partitions in the state folder, {current.partitions} now"
-            )
-        return found
-
-    def updated(self, current: Owner) -> Owner:
-        """This owner with every field ``current`` knows taken from it."""
-        known = {f.name: getattr(current, f.name) for f in fields(current)}
-        return replace(self, **{name: value for name, value in known.items() if value is not None})
-
-
-@dataclass(frozen=True)
 class Checkpoint:
     """A verified checkpoint: its state and the offsets that state has learned through."""
 
@@ -148,16 +107,6 @@ def pickle_state(state: object) -> bytes:
 _Count = Annotated[int, Strict(), Field(ge=0)]
 
 
-class _OwnerFields(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    topic: Annotated[str, Strict()] | None = None
-    model: Annotated[str, Strict()] | None = None
-    task: Annotated[str, Strict()] | None = None
-    partitions: Annotated[int, Strict(), Field(ge=1)] | None = None
-    cluster_id: Annotated[str, Strict()] | None = None
-
-
 class _Header(BaseModel):
     """The signed header, checked field by field: signed is not the same as well formed."""
 
@@ -167,7 +116,7 @@ class _Header(BaseModel):
     created_at: Annotated[float, Field(allow_inf_nan=False)]
     positions: dict[Annotated[int, Field(ge=0)], _Count]
     events_learned: _Count
-    owner: _OwnerFields | None = None
+    owner: OwnerFields | None = None
 
 
 class CheckpointStore:

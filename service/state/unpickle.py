@@ -122,6 +122,7 @@ ALLOWED_NAMES: frozenset[tuple[str, str]] = frozenset(
     | _names("river.drift.binary.hddm_w", "HDDMW SampleInfo")
     # Driftline's own state
     | _names("service.learner", "Learner")
+    | _names("service.feature_kinds", "FeatureKinds")
     | _names("service.models", "FlooredStandardScaler ModelSpec build_model")
     | _names("service.rolling", "RollingMean")
     | _names("service.drift.concept", "ConceptDriftMonitor")

@@ -21,10 +21,10 @@ from service.learner import Learner
 from service.state.checkpoint import (
     CheckpointError,
     CheckpointStore,
-    Owner,
     StateMismatchError,
     pickle_state,
 )
+from service.state.owner import Owner
 
 KEY = "a-restore-test-key-0123456789abcdef"
 

@@ -20,7 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.state.checkpoint import CheckpointError, CheckpointStore, Owner, pickle_state
+from service.state.checkpoint import CheckpointError, CheckpointStore, pickle_state
+from service.state.owner import Owner
 
 KEY = b"a-test-key-of-32-bytes-exactly!!"
 
