@@ -28,6 +28,8 @@ from service.config import Settings
 from service.drift.watch import DriftWatch
 from service.errors import DriftlineError
 from service.factory import build_learner, drift_config
+from service.feedback.served import ServedQuestions
+from service.ingest.kafka import kafka_client_config
 from service.ingest.status import ConsumerState
 from service.ingest.worker import IngestWorker
 from service.learner import Learner
@@ -101,7 +103,12 @@ def create_app(
                     every_events=settings.checkpoint_every_events,
                     every_s=settings.checkpoint_every_s,
                 )
+            served = None
             if consume:
+                served = ServedQuestions(
+                    kafka_client_config(settings), settings.topic, settings.served_write_timeout_s
+                )
+                stack.callback(served.close)
                 worker = IngestWorker(
                     settings,
                     learner,
@@ -114,7 +121,9 @@ def create_app(
                 worker.start()
                 stack.callback(worker.stop)
             log.info("serving model %s (%s)", settings.model, learner.task)
-            runtime = Runtime(settings, learner, metrics, consumer_state, consume, checkpointer)
+            runtime = Runtime(
+                settings, learner, metrics, consumer_state, consume, checkpointer, served
+            )
             try:
                 yield {"runtime": runtime}
             finally:
@@ -204,7 +213,9 @@ def restore_or_build_learner(settings: Settings, checkpoints: CheckpointStore | 
     if checkpoint is None or aside is not None:
         return build_learner(settings)
     learner: Learner = checkpoint.state
-    learner.max_magnitude = settings.max_magnitude  # a setting, not learned state
+    learner.max_magnitude = settings.max_magnitude  # settings, not learned state
+    learner.pending.max_size = settings.pending_max  # a smaller one applies at the next question
+    learner.pending.ttl_seconds = settings.pending_ttl_s
     log.info(
         "restored %s: %d events learned, offsets %s",
         checkpoint.path.name,

@@ -32,6 +32,7 @@ from service.drift.defaults import (
     DEFAULT_WINDOW,
 )
 from service.events import DEFAULT_MAX_MAGNITUDE, LARGEST_FLOAT
+from service.feedback.defaults import DEFAULT_PENDING_MAX, DEFAULT_PENDING_TTL_SECONDS
 from service.strategies.config import StrategyConfig
 
 __all__ = ["Settings"]
@@ -220,6 +221,32 @@ class Settings(BaseSettings, StrategyConfig):
         description=(
             "When a checkpoint's offset has fallen out of the topic's retention: resume from the "
             "oldest record still there (the lost count is logged and exported), or stop learning."
+        ),
+    )
+
+    # --- questions and answers ---------------------------------------------------------
+    pending_max: int = Field(
+        DEFAULT_PENDING_MAX,
+        ge=1,
+        description=(
+            "Most questions kept waiting for their labels; a new one beyond it pushes out the "
+            "oldest (counted as expired, cause capacity)."
+        ),
+    )
+    pending_ttl_s: float = Field(
+        DEFAULT_PENDING_TTL_SECONDS,
+        gt=0,
+        description=(
+            "A question older than this (by the records' timestamps) expires; its answer is "
+            "dead-lettered as expired_id."
+        ),
+    )
+    served_write_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        description=(
+            "How long /predict waits for the broker to take a prediction served with an id; "
+            "past it the request gets a 503."
         ),
     )
 

@@ -7,6 +7,12 @@ One Kafka message value is one UTF-8 JSON object::
      "label": optional bool | int | string | number,
      "ts": optional event time in epoch seconds}
 
+With features and a label it is learned test-then-train at once. With an ``id``, features
+and no label it is a *question*: predicted now, the prediction kept under the id until its
+*answer*, ``{"id": ..., "label": ...}`` without features, arrives (an :class:`Answer`). A
+question may carry the prediction ``/predict`` served for it (``"served"``, see
+:class:`ServedPrediction`), which is then the one scored.
+
 Unknown top-level keys are ignored, so producers can add metadata. A message that does not
 fit is not an exception: :func:`decode_event` returns a :class:`Rejection` whose
 :class:`RejectReason` names what is wrong, and the consumer sends the original bytes to the
@@ -18,7 +24,9 @@ overflows the squares inside River's scalers, trees and metrics just as surely.
 Examples
 --------
 >>> decode_event(b'{"features": {"x": 1.5, "colour": "red"}, "label": true}')
-Event(features={'x': 1.5, 'colour': 'red'}, label=True, id=None, ts=None)
+Event(features={'x': 1.5, 'colour': 'red'}, label=True, id=None, ts=None, served=None)
+>>> decode_event(b'{"id": "a1", "label": false}')
+Answer(id='a1', label=False, ts=None)
 >>> decode_event(b'{"features": {"x": NaN}}').reason
 <RejectReason.NON_FINITE: 'non_finite'>
 >>> decode_event(b'{"features": {"x": 1e200}}').reason
@@ -38,11 +46,13 @@ import orjson
 __all__ = [
     "DEFAULT_MAX_MAGNITUDE",
     "LARGEST_FLOAT",
+    "Answer",
     "Event",
     "FeatureValue",
     "Label",
     "RejectReason",
     "Rejection",
+    "ServedPrediction",
     "check_features",
     "decode_event",
 ]
@@ -77,6 +87,27 @@ class RejectReason(enum.StrEnum):
     """The record has no value at all (a tombstone)."""
     BAD_RECORD = "bad_record"
     """The Kafka client cannot parse the record itself (e.g. a header key that is not UTF-8)."""
+    UNKNOWN_ID = "unknown_id"
+    """An answer whose id was never asked (or was forgotten long ago)."""
+    EXPIRED_ID = "expired_id"
+    """An answer whose question expired: older than the time-to-live, or pushed out."""
+    DUPLICATE_ANSWER = "duplicate_answer"
+    """A second answer for a question already joined: the first one wins."""
+    DUPLICATE_QUESTION = "duplicate_question"
+    """A question whose id is already pending an answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServedPrediction:
+    """What ``/predict`` answered for a question, as the question's record carries it.
+
+    ``probabilities`` are ``(label, probability)`` pairs: JSON object keys are strings, and a
+    label may be a bool or a number.
+    """
+
+    model_version: int
+    prediction: Label | None
+    probabilities: tuple[tuple[Label, float], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +117,16 @@ class Event:
     features: dict[str, FeatureValue]
     label: Label | None = None
     id: str | None = None
+    ts: float | None = None
+    served: ServedPrediction | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The label of an earlier question, joined by its id."""
+
+    id: str
+    label: Label
     ts: float | None = None
 
 
@@ -102,7 +143,7 @@ def decode_event(
     *,
     max_features: int = 10_000,
     max_magnitude: float = DEFAULT_MAX_MAGNITUDE,
-) -> Event | Rejection:
+) -> Event | Answer | Rejection:
     """Decode one message value into an :class:`Event`, or say why it cannot be one.
 
     ``None`` is a record without a value (a tombstone): orjson refuses it, like any bad
@@ -115,7 +156,9 @@ def decode_event(
     return _validate(document, max_features, max_magnitude)
 
 
-def _decode_slow(raw: bytes | None, max_features: int, max_magnitude: float) -> Event | Rejection:
+def _decode_slow(
+    raw: bytes | None, max_features: int, max_magnitude: float
+) -> Event | Answer | Rejection:
     """Tell apart bad UTF-8, bad JSON and JSON with NaN/Infinity (which orjson refuses)."""
     if raw is None:
         return Rejection(RejectReason.NULL_VALUE, "the record has no value (a tombstone)")
@@ -130,12 +173,14 @@ def _decode_slow(raw: bytes | None, max_features: int, max_magnitude: float) -> 
     return _validate(document, max_features, max_magnitude)
 
 
-def _validate(document: Any, max_features: int, max_magnitude: float) -> Event | Rejection:
+def _validate(document: Any, max_features: int, max_magnitude: float) -> Event | Answer | Rejection:
     if not isinstance(document, dict):
         kind = type(document).__name__
         return Rejection(RejectReason.NOT_OBJECT, f"value is a JSON {kind}, not an object")
     features = document.get("features")
     if features is None:
+        if "id" in document and document.get("label") is not None:
+            return _answer(document, max_magnitude)
         return Rejection(RejectReason.MISSING_FEATURES, "no 'features' object")
     if not isinstance(features, dict):
         return Rejection(RejectReason.WRONG_TYPE, "'features' is not an object")
@@ -159,7 +204,74 @@ def _validate(document: Any, max_features: int, max_magnitude: float) -> Event |
         if not math.isfinite(ts):
             return Rejection(RejectReason.NON_FINITE, "'ts' is not a finite number")
         ts = float(ts)
-    return Event(features=features, label=label, id=event_id, ts=ts)
+    served = document.get("served")
+    if served is not None:
+        if event_id is None or label is not None:
+            return Rejection(
+                RejectReason.WRONG_TYPE, "'served' belongs to a question: an 'id' and no 'label'"
+            )
+        served = _served(served, max_magnitude)
+        if isinstance(served, Rejection):
+            return served
+    return Event(features=features, label=label, id=event_id, ts=ts, served=served)
+
+
+def _answer(document: dict[str, Any], max_magnitude: float) -> Answer | Rejection:
+    """An answer: a string id and a label, no features (``ts`` checked as for an event)."""
+    if "features" in document:  # "features": null
+        return Rejection(RejectReason.WRONG_TYPE, "'features' is not an object")
+    event = _validate({**document, "features": {"_": 0.0}}, 1, max_magnitude)
+    if isinstance(event, Rejection):
+        return event
+    assert isinstance(event, Event) and event.label is not None
+    if event.id is None:
+        return Rejection(RejectReason.WRONG_TYPE, "'id' must be a string")
+    if event.served is not None:
+        return Rejection(RejectReason.WRONG_TYPE, "an answer carries no 'served' prediction")
+    return Answer(event.id, event.label, event.ts)
+
+
+def _served(served: Any, max_magnitude: float) -> ServedPrediction | Rejection:
+    """The ``served`` object of a question, checked as strictly as an event."""
+    wrong = Rejection(
+        RejectReason.WRONG_TYPE,
+        '\'served\' must be {"model_version": int >= 1, "prediction": label or null, '
+        '"probabilities": [[label, probability], ...] or null}',
+    )
+    if not isinstance(served, dict):
+        return wrong
+    version = served.get("model_version")
+    prediction = served.get("prediction")
+    pairs = served.get("probabilities")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        return wrong
+    if prediction is not None and not isinstance(prediction, bool | int | float | str):
+        return wrong
+    if isinstance(prediction, int | float) and not isinstance(prediction, bool):
+        problem = _check_number("the served prediction", prediction, max_magnitude)
+        if problem is not None:
+            return problem
+    probabilities = None
+    if pairs is not None:
+        if not isinstance(pairs, list):
+            return wrong
+        checked = []
+        for pair in pairs:
+            if not (isinstance(pair, list) and len(pair) == 2):
+                return wrong
+            label, probability = pair
+            if not isinstance(label, bool | int | float | str):
+                return wrong
+            number = isinstance(label, int | float) and not isinstance(label, bool)
+            if number and _check_number("a label", label, max_magnitude) is not None:  # type: ignore[arg-type]
+                return wrong
+            if isinstance(probability, bool) or not isinstance(probability, int | float):
+                return wrong
+            if not 0.0 <= probability <= 1.0:  # NaN fails this too
+                return wrong
+            checked.append((label, float(probability)))
+        probabilities = tuple(checked)
+    return ServedPrediction(version, prediction, probabilities)
 
 
 def check_features(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from service.config import Settings
 from service.drift.watch import DriftConfig, DriftWatch
+from service.feedback.pending import PendingStore
 from service.learner import Learner
 from service.strategies.config import manager_from_config
 
@@ -38,4 +39,7 @@ def build_learner(settings: Settings) -> Learner:
     )
     drift = DriftWatch(drift_config(settings), manager.task) if settings.drift_detection else None
     classes = None if settings.classes is None else tuple(settings.classes)
-    return Learner(manager, settings.rolling_window, drift, classes, settings.max_magnitude)
+    pending = PendingStore(settings.pending_max, settings.pending_ttl_s)
+    return Learner(
+        manager, settings.rolling_window, drift, classes, settings.max_magnitude, pending
+    )

@@ -1,14 +1,17 @@
 """The test-then-train core: predict, score, learn, one event at a time, with no I/O.
 
 :meth:`Learner.learn` does exactly what River's ``evaluate.progressive_val_score`` does for
-one labelled event, so the service's metrics equal River's own evaluation of the same model on
-the same events. For a classifier that is ``predict_proba_one``; the cumulative metric is
-``Accuracy() + LogLoss()`` (River gives accuracy the arg-max of the probabilities, which is
-what ``Classifier.predict_one`` returns); no metric is updated while the model has no
-prediction yet (``None`` or ``{}``); then the retraining strategy's
+one labelled event (``predict_proba_one`` or ``predict_one``, scored by
+:class:`~service.prequential.Prequential`), so the service's metrics equal River's own
+evaluation of the same model on the same events; then the retraining strategy's
 :class:`~service.strategies.manager.ModelManager` takes the event: with the default ``online``
 strategy that is ``learn_one``, other strategies rebuild, shadow and promote models from it.
-Regressors use ``predict_one`` with ``MAE() + RMSE()``.
+
+A *question* (an ``id``, features, no label) is predicted when read and kept in the
+:class:`~service.feedback.pending.PendingStore`; its *answer* (``{"id", "label"}``) is then
+scored with the answer kept, and the model learns the kept features: River's
+``progressive_val_score(..., delay=...)`` for the same order of questions and answers. A
+question from ``/predict`` carries the prediction it was served, which is the one scored.
 
 An event is learned wholly or not at all. What the model cannot take is refused before
 anything changes (a label outside its classes, a string feature for a model that needs
@@ -41,28 +44,46 @@ import threading
 import time
 from typing import Any
 
-from river import metrics
-
 from service.drift.watch import DriftWatch
-from service.errors import DriftlineError
-from service.events import DEFAULT_MAX_MAGNITUDE, Event, FeatureValue, Label, RejectReason
+from service.events import (
+    DEFAULT_MAX_MAGNITUDE,
+    Answer,
+    Event,
+    FeatureValue,
+    Label,
+    RejectReason,
+)
 from service.feature_kinds import FeatureKindError, FeatureKinds
+from service.feedback.joins import JoinMetrics
+from service.feedback.pending import (
+    DEFAULT_PENDING_MAX,
+    DEFAULT_PENDING_TTL_SECONDS,
+    SOURCES,
+    PendingStore,
+    Question,
+    Source,
+)
+from service.labels import BINARY_CLASSES, EventError, LabelError, LabelGate
 from service.models import Task
+from service.prequential import Prequential
 from service.readings import (
     Answers,
     DriftValues,
+    FeedbackValues,
     MetricValues,
     Prediction,
     bounded,
     finite_probabilities,
+    kept,
     metric_names,
+    served_answer,
 )
-from service.rolling import RollingMean
 from service.strategies.config import StrategyConfig, manager_from_config
 from service.strategies.manager import ModelManager
 from service.strategies.promotion import PromotionDecision
 from service.strategies.stats import ManagerStats
 from service.strategies.versions import ModelVersion
+from service.upgrade import upgrade_learner_state
 
 __all__ = [
     "Answers",
@@ -76,23 +97,11 @@ __all__ = [
 ]
 
 
-def _class_keys(classes: tuple[Label, ...] | None) -> frozenset[tuple[bool, Label]] | None:
-    """Labels as set keys where ``1`` is not ``true`` (JSON keeps them apart; hashing does not)."""
-    if classes is None:
-        return None
-    return frozenset((isinstance(c, bool), c) for c in classes)
-
-
-class EventError(DriftlineError):
-    """This model cannot learn the event; refused before anything learned from it."""
-
-    def __init__(self, message: str, reason: RejectReason = RejectReason.WRONG_TYPE) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-class LabelError(EventError):
-    """An event's label cannot be learned by this model (e.g. a string for a regressor)."""
+_REFUSED_ANSWERS = {
+    RejectReason.UNKNOWN_ID: "no question {id!r} was asked (or it was forgotten long ago)",
+    RejectReason.EXPIRED_ID: "question {id!r} expired before its answer came",
+    RejectReason.DUPLICATE_ANSWER: "question {id!r} was answered already: the first answer won",
+}
 
 
 class Learner:
@@ -105,19 +114,15 @@ class Learner:
         drift: DriftWatch | None = None,
         classes: tuple[Label, ...] | None = None,
         max_magnitude: float = DEFAULT_MAX_MAGNITUDE,
+        pending: PendingStore | None = None,
     ) -> None:
         self.manager = manager
         # A regressor's prediction is clipped to the labels' bound: never further from any
         # label it may be scored on, and its error squared stays finite.
         self.max_magnitude = max_magnitude
-        # The labels a classifier may learn: a label outside them would silently teach the model
-        # a class nobody asked for (or, for a binary model, be read as True).
-        self.classes = classes
         if classes is None and getattr(manager.model, "_multiclass", True) is False:
-            # River's binary models read any truthy label as the positive class: 0/1 and
-            # false/true are what they can learn faithfully.
-            self.classes = (True, False, 0, 1)
-        self._class_keys = _class_keys(self.classes)
+            classes = BINARY_CLASSES  # River's binary models read any truthy label as True
+        self.labels = LabelGate(manager.task, classes)
         self.spec = manager.spec
         self._kinds = FeatureKinds(manager.spec.numeric_only, manager.spec.name)
         self.drift = drift
@@ -127,20 +132,11 @@ class Learner:
         self.events_unlabelled = 0
         self.positions: dict[int, int] = {}
         self.learned_at: float | None = None
-        self.rolling_window = rolling_window
         self._reader_waiting = False
-        self.cumulative: metrics.base.Metrics
-        if self.task == "classification":
-            self.cumulative = metrics.Accuracy() + metrics.LogLoss()
-        else:
-            self.cumulative = metrics.MAE() + metrics.RMSE()
-        # River's Metrics.update gives accuracy the arg-max label and log loss the
-        # probabilities; updating the two directly does the same, minus its dispatch cost.
-        self._label_metric, self._score_metric = self.cumulative
-        # The rolling metrics are means of a per-event value: right (1.0) or wrong and the log
-        # loss for a classifier, the absolute and the squared error for a regressor.
-        self._rolling_label = RollingMean(rolling_window)
-        self._rolling_score = RollingMean(rolling_window)
+        self.evaluation = Prequential(self.task, rolling_window)
+        self.pending = pending or PendingStore(DEFAULT_PENDING_MAX, DEFAULT_PENDING_TTL_SECONDS)
+        self.questions: dict[Source, int] = dict.fromkeys(SOURCES, 0)
+        self.joins = JoinMetrics(self.task)
 
     @classmethod
     def for_model(
@@ -163,6 +159,11 @@ class Learner:
     def model(self) -> Any:
         """The serving (champion) River model. River types estimators loosely, hence Any."""
         return self.manager.model
+
+    @property
+    def rolling_window(self) -> int:
+        """Events the rolling metrics cover."""
+        return self.evaluation.window
 
     @property
     def model_version(self) -> int:
@@ -188,70 +189,129 @@ class Learner:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        state.setdefault("max_magnitude", DEFAULT_MAX_MAGNITUDE)
-        if "_kinds" not in state:  # an earlier release kept the kinds in fields of its own
-            kinds = FeatureKinds(state["spec"].numeric_only, state["spec"].name)
-            kinds.numeric = state.pop("_numeric_features", set())
-            kinds.nominal = state.pop("_nominal_features", set())
-            state.pop("_numeric_only", None)
-            state["_kinds"] = kinds
+        if "labels" not in state:  # pickled by an earlier release
+            upgrade_learner_state(state)
         self.__dict__.update(state)
         self.lock = threading.Lock()
-        if not isinstance(self._rolling_label, RollingMean):
-            # An older checkpoint, with River's rolling wrappers: the windows start afresh.
-            self._rolling_label = RollingMean(self.rolling_window)
-            self._rolling_score = RollingMean(self.rolling_window)
-            self._class_keys = _class_keys(self.classes)
 
     # --- writing (the consumer thread only) ---------------------------------------------------
 
-    def learn(self, event: Event, partition: int, offset: int) -> float | None:
-        """Test-then-train one event and advance the partition's position past ``offset``.
+    def learn(
+        self, event: Event | Answer, partition: int, offset: int, at: float | None = None
+    ) -> float | None:
+        """Take one event (or answer) and advance the partition's position past ``offset``.
 
-        Returns the prequential error (1.0 wrong / 0.0 right for a classifier, the absolute
-        error for a regressor), or ``None`` when the event has no label or the model had no
-        prediction yet. Raises :class:`EventError` for an event this model cannot learn, and
-        passes on a model's own error; either way nothing has changed.
+        A labelled event is learned test-then-train; a question is predicted and kept; an
+        answer joins its question. ``at`` is the record's timestamp (seconds), the clock
+        questions age by when the event has no ``ts``. Returns the prequential error (1.0
+        wrong / 0.0 right for a classifier, the absolute error for a regressor), or ``None``
+        when nothing was scored. Raises :class:`EventError` for an event this model cannot
+        take (an answer nobody is waiting for included), and passes on a model's own error;
+        either way nothing has changed.
         """
+        if event.__class__ is Answer:
+            assert isinstance(event, Answer)
+            return self._join(event, partition, offset, at)
+        assert isinstance(event, Event)
         x, label = event.features, event.label
-        if self.task == "regression" and (isinstance(label, bool | str)):
-            raise LabelError(f"label {label!r} is not a number; a regression model needs one")
-        keys = self._class_keys
-        if label is not None and keys is not None and (label.__class__ is bool, label) not in keys:
-            raise LabelError(
-                f"label {label!r} is not one of the model's classes", RejectReason.UNKNOWN_LABEL
-            )
+        if label is not None:
+            self.labels.check(label)
         if self._kinds.needs_check(x):
             self._check_kinds(x)
         drift = self.drift
         with self.lock:
-            if label is None:
-                predicted = error = None
-                if drift is not None:
-                    drift.observe(x, None, None, None, offset)
-                self.events_unlabelled += 1
+            if label is not None:
+                error = self._test_then_train(x, label, self._answer(x), offset, event.ts)
+            elif event.id is not None:
+                self._ask(event, offset, at)
+                error = None
             else:
-                answer = self._answer(x)
-                self.manager.learn(x, label, offset)  # the only step that may fail
-                self._kinds.remember(x)
-                predicted, error = self._score(label, answer)
-                self.events_learned += 1
-                self.learned_at = event.ts
-                alarm = drift is not None and drift.observe(x, label, predicted, error, offset)
-                manager = self.manager
-                # Only a rebuilding strategy reads the rolling metric (its metric trigger).
-                rolling = self._rolling_label.get() if manager.reads_rolling_metric else math.nan
-                swapped = manager.after_learning(x, label, error, offset, rolling, alarm)
-                if swapped and drift is not None:
-                    # A new model serves: its world is the new reference for data drift.
-                    drift.reset_references()
+                error = None
+                if drift is not None:
+                    drift.observe_features(x, offset)
+                self.events_unlabelled += 1
             self.positions[partition] = offset + 1
+        self._yield_to_reader()
+        return error
+
+    def _test_then_train(
+        self,
+        x: dict[str, FeatureValue],
+        label: Label,
+        answer: Any,
+        offset: int,
+        ts: float | None,
+        question: Question | None = None,
+    ) -> float | None:
+        """Score ``answer`` (given now, or kept by ``question``), learn, and tell the drift
+        watch and the manager: the one step every labelled outcome takes."""
+        self.manager.learn(x, label, offset)  # the only step that may fail
+        self._kinds.remember(x)
+        predicted, error = self.evaluation.score(label, answer)
+        self.events_learned += 1
+        self.learned_at = ts
+        drift, manager = self.drift, self.manager
+        alarm = False
+        if drift is not None:
+            if question is None:
+                alarm = drift.observe(x, label, predicted, error, offset)
+            else:  # its features were observed when it was asked
+                alarm = drift.observe_outcome(label, predicted, error, offset)
+        # Only a rebuilding strategy reads the rolling metric (its metric trigger).
+        rolling = self.evaluation.rolling_label.get() if manager.reads_rolling_metric else math.nan
+        asked = None if question is None else question.contenders
+        swapped = manager.after_learning(x, label, error, offset, rolling, alarm, asked)
+        if swapped and drift is not None:
+            # A new model serves: its world is the new reference for data drift.
+            drift.reset_references()
+        return error
+
+    def _ask(self, event: Event, offset: int, at: float | None) -> None:
+        """Predict a question (or take the prediction it was served) and keep it by id."""
+        assert event.id is not None
+        x, served = event.features, event.served
+        source: Source
+        if served is None:
+            answer, source, version = kept(self._answer(x)), "streamed", self.model_version
+        else:
+            answer = served_answer(self.task, served, self.max_magnitude)
+            source, version = "served", served.model_version
+        asked_at = event.ts if event.ts is not None else at
+        question = Question(dict(x), answer, asked_at, source, version, self.manager.ask(x))
+        refused = self.pending.ask(event.id, question)
+        if refused is not None:
+            raise EventError(f"question {event.id!r} is already waiting for its answer", refused)
+        self.questions[source] += 1
+        if self.drift is not None:
+            self.drift.observe_features(x, offset)
+
+    def _join(self, answer: Answer, partition: int, offset: int, at: float | None) -> float | None:
+        """Score the kept answer of ``answer``'s question, then learn its kept features."""
+        label = answer.label
+        self.labels.check(label)
+        now = answer.ts if answer.ts is not None else at
+        with self.lock:
+            question = self.pending.peek(answer.id, now)
+            if isinstance(question, RejectReason):
+                self.pending.take(answer.id, now)  # an expired question leaves
+                raise EventError(_REFUSED_ANSWERS[question].format(id=answer.id), question)
+            x = question.x
+            if self._kinds.needs_check(x):
+                self._check_kinds(x)
+            error = self._test_then_train(x, label, question.answer, offset, answer.ts, question)
+            self.pending.take(answer.id, now)
+            delay = None if now is None or question.asked_at is None else now - question.asked_at
+            self.joins.observe(question.source, label, question.answer, delay)
+            self.positions[partition] = offset + 1
+        self._yield_to_reader()
+        return error
+
+    def _yield_to_reader(self) -> None:
         if self._reader_waiting:
             # threading.Lock is not fair: hand the lock to a waiting request before the next
             # event, or a busy consumer could starve /predict.
             self._reader_waiting = False
             time.sleep(0)
-        return error
 
     def _check_kinds(self, x: dict[str, FeatureValue]) -> None:
         try:
@@ -269,27 +329,6 @@ class Learner:
         if self.task == "classification":
             return finite_probabilities(self.model.predict_proba_one(x))
         return bounded(self.model.predict_one(x), self.max_magnitude)
-
-    def _score(self, y: Label, answer: Any) -> tuple[Any, float | None]:
-        """Update the metrics with one answer; the prediction and its prequential error."""
-        if answer is None:
-            return None, None
-        if self.task == "classification":
-            predicted = max(answer, key=answer.get)
-            self._label_metric.update(y, predicted)
-            # LogLoss.update is the mean of _eval's per-event loss: compute it once, use it twice.
-            loss = self._score_metric._eval(y, answer)
-            self._score_metric._mean.update(loss)
-            error = 0.0 if predicted == y else 1.0
-            self._rolling_label.add(1.0 - error)
-            self._rolling_score.add(loss)
-            return predicted, error
-        self._label_metric.update(y, answer)
-        self._score_metric.update(y, answer)
-        error = abs(float(y) - answer)
-        self._rolling_label.add(error)
-        self._rolling_score.add(error * error)
-        return answer, error
 
     # --- reading (any thread) -----------------------------------------------------------------
 
@@ -327,28 +366,22 @@ class Learner:
 
     def values(self) -> MetricValues:
         """A consistent snapshot of counts, positions and metrics."""
-        names = metric_names(self.task)
         with self.lock:
             return MetricValues(
                 events_learned=self.events_learned,
                 events_unlabelled=self.events_unlabelled,
                 model_version=self.model_version,
                 positions=dict(self.positions),
-                cumulative={n: m.get() for n, m in zip(names, self.cumulative, strict=True)},
-                rolling=self._rolling_values(),
-                rolling_count=len(self._rolling_label),
+                cumulative=self.evaluation.cumulative_values(),
+                rolling=self.evaluation.rolling_values(),
+                rolling_count=len(self.evaluation.rolling_label),
                 learned_at=self.learned_at,
             )
 
-    def _rolling_values(self) -> dict[str, float]:
-        """The rolling metrics under their names; 0 while the window is empty, as River's."""
-        names = metric_names(self.task)
-        if not len(self._rolling_label):
-            return dict.fromkeys(names, 0.0)
-        label, score = self._rolling_label.get(), self._rolling_score.get()
-        if self.task == "regression":
-            score = math.sqrt(score)  # the mean squared error's root
-        return {names[0]: label, names[1]: score}
+    def feedback_values(self) -> FeedbackValues:
+        """A consistent reading of the questions, the answers and the pending store."""
+        with self.lock:
+            return self.joins.values(self.pending, self.questions)
 
     def strategy_stats(self) -> ManagerStats:
         """The retraining strategy's counters and scores, read under the lock."""
@@ -377,19 +410,8 @@ class Learner:
         """A consistent reading of the drift watch, or ``None`` when drift detection is off."""
         if self.drift is None:
             return None
-        drift = self.drift
         with self.lock:
-            return DriftValues(
-                alarms=drift.alarm_counts(),
-                warnings=drift.warning_counts(),
-                active=drift.active_kinds(),
-                last_alarm_times=drift.last_alarm_times(),
-                concept_state=drift.concept_state(),
-                concept_reading=drift.concept_reading(),
-                features=drift.feature_drift(top_features),
-                distribution_psi=drift.distribution_psi(),
-                events=drift.log.to_list(),
-            )
+            return self.drift.values(top_features)
 
     def describe(self) -> dict[str, Any]:
         """Static facts about the model, for ``GET /model``."""

@@ -11,6 +11,7 @@ pins it.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 
@@ -20,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
+    HistogramMetricFamily,
     InfoMetricFamily,
     Metric,
 )
@@ -27,6 +29,7 @@ from prometheus_client.registry import Collector
 
 import service
 from service.events import RejectReason
+from service.feedback.joins import LABEL_DELAY_BUCKETS
 from service.ingest.status import ConsumerState
 from service.learner import Learner
 from service.strategies.manager import ManagerStats
@@ -233,6 +236,7 @@ class LearnerCollector(Collector):
                 consumer.last_learned_wall_time,
             )
         yield from self._strategy(strategy)
+        yield from self._feedback()
         yield from self._drift()
         build = InfoMetricFamily("driftline_build", "Versions of Driftline and its engines.")
         build.add_metric(
@@ -244,6 +248,60 @@ class LearnerCollector(Collector):
             },
         )
         yield build
+
+    def _feedback(self) -> Iterator[Metric]:
+        """Questions, answers, the pending store and the accuracy of what was served."""
+        values = self._learner.feedback_values()
+        yield _gauge(
+            "driftline_pending_questions",
+            "Questions kept in the pending store, waiting for their labels.",
+            values.pending,
+        )
+        questions = CounterMetricFamily(
+            "driftline_questions",
+            "Questions predicted and kept until their labels, by source (served, streamed).",
+            labels=["source"],
+        )
+        joined = CounterMetricFamily(
+            "driftline_answers_joined",
+            "Answers joined to their questions, by the question's source.",
+            labels=["source"],
+        )
+        for source, count in values.questions.items():
+            questions.add_metric([source], count)
+            joined.add_metric([source], values.joined[source])
+        yield questions
+        yield joined
+        expired = CounterMetricFamily(
+            "driftline_questions_expired",
+            "Questions that expired unanswered, by cause (ttl, capacity).",
+            labels=["cause"],
+        )
+        for cause, count in values.expired.items():
+            expired.add_metric([cause], count)
+        yield expired
+        delay = HistogramMetricFamily(
+            "driftline_label_delay_seconds",
+            "Time from a question to its answer, by the records' own clocks.",
+        )
+        cumulative, buckets = 0, []
+        for bound, count in zip((*LABEL_DELAY_BUCKETS, math.inf), values.delay_counts, strict=True):
+            cumulative += count
+            buckets.append((_bound(bound), cumulative))
+        delay.add_metric([], buckets, sum_value=values.delay_sum)
+        yield delay
+        by_metric: dict[str, GaugeMetricFamily] = {}
+        for source, joined_values in values.joined_metrics.items():
+            for key, value in joined_values.items():
+                family = by_metric.get(key)
+                if family is None:
+                    family = by_metric[key] = GaugeMetricFamily(
+                        f"driftline_joined_{_EXPORTED[key]}",
+                        f"Prequential {key} of predictions joined to their labels, by source.",
+                        labels=["source"],
+                    )
+                family.add_metric([source], value)
+        yield from by_metric.values()
 
     def _strategy(self, stats: ManagerStats) -> Iterator[Metric]:
         name = stats["strategy"]
@@ -380,6 +438,10 @@ class LearnerCollector(Collector):
                 f"PSI of the {name}s' recent window against their reference.",
                 psi,
             )
+
+
+def _bound(bound: float) -> str:
+    return "+Inf" if bound == math.inf else repr(float(bound))
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

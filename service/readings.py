@@ -11,20 +11,22 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.drift.concept import ConceptReading
-from service.drift.data import FeatureDrift
-from service.drift.log import DriftKind
-from service.events import Label
+from service.drift.watch import DriftValues
+from service.events import Label, ServedPrediction
+from service.feedback.pending import Source
 from service.models import Task
 
 __all__ = [
     "Answers",
     "DriftValues",
+    "FeedbackValues",
     "MetricValues",
     "Prediction",
     "bounded",
     "finite_probabilities",
+    "kept",
     "metric_names",
+    "served_answer",
 ]
 
 
@@ -69,18 +71,22 @@ class MetricValues:
 
 
 @dataclass(frozen=True, slots=True)
-class DriftValues:
-    """A consistent reading of the drift watch, taken under the learner's lock."""
+class FeedbackValues:
+    """Questions, answers and the pending store, read under the learner's lock."""
 
-    alarms: dict[tuple[str, DriftKind], int]
-    warnings: dict[str, int]
-    active: dict[str, bool]
-    last_alarm_times: dict[DriftKind, float]
-    concept_state: dict[str, float]
-    concept_reading: ConceptReading
-    features: list[FeatureDrift]
-    distribution_psi: dict[str, float]
-    events: list[dict[str, Any]]
+    pending: int
+    questions: dict[Source, int]
+    """Questions kept, by source (``served``, ``streamed``)."""
+    joined: dict[Source, int]
+    """Answers joined to their questions, by the question's source."""
+    expired: dict[str, int]
+    """Questions that expired unanswered, by cause (``ttl``, ``capacity``)."""
+    joined_metrics: dict[Source, dict[str, float]]
+    """Prequential metrics over joined predictions, by source."""
+    delay_counts: list[int]
+    """Label delays per bucket of :data:`~service.feedback.joins.LABEL_DELAY_BUCKETS` (+Inf
+    last), not cumulative."""
+    delay_sum: float
 
 
 def finite_probabilities(proba: dict[Label, float] | None) -> dict[Label, float] | None:
@@ -105,3 +111,15 @@ def bounded(predicted: Any, bound: float) -> float | None:
     if value != value:  # NaN
         return None
     return max(-bound, min(bound, value))
+
+
+def kept(answer: Any) -> Any:
+    """An answer to keep: a copy of a classifier's probabilities (a model may reuse its dict)."""
+    return dict(answer) if isinstance(answer, dict) else answer
+
+
+def served_answer(task: Task, served: ServedPrediction, bound: float) -> Any:
+    """The answer a served prediction stands for, kept finite as a fresh one would be."""
+    if task == "classification":
+        return finite_probabilities(dict(served.probabilities or ()))
+    return bounded(served.prediction, bound)

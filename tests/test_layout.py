@@ -79,6 +79,13 @@ def test_the_api_depends_on_the_ingest_wing_only_for_its_status() -> None:
 def test_the_settings_do_not_import_what_they_configure() -> None:
     imported = _imports(SERVICE / "config.py")
     assert all(
-        name.startswith(("service.drift.defaults", "service.events", "service.strategies.config"))
+        name.startswith(
+            (
+                "service.drift.defaults",
+                "service.events",
+                "service.feedback.defaults",
+                "service.strategies.config",
+            )
+        )
         for name in imported
     ), imported

@@ -13,6 +13,7 @@ from typing import Annotated, Protocol
 from fastapi import Depends, Request
 
 from service.config import Settings
+from service.feedback.served import ServedQuestions
 from service.ingest.status import ConsumerState
 from service.learner import Learner
 from service.metrics import ServiceMetrics
@@ -48,6 +49,8 @@ class Runtime:
     """Whether this process learns from Kafka (``False``: it only serves)."""
     checkpoints: CheckpointRequests | None
     """``None`` when checkpoints are off (no ``DRIFTLINE_STATE_DIR``) or nothing is consumed."""
+    served: ServedQuestions | None = None
+    """Writes predictions served with an id to the event topic (``None``: nothing consumed)."""
 
 
 def runtime_of(request: Request) -> Runtime:

@@ -18,8 +18,9 @@ from fastapi.openapi.constants import REF_PREFIX
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import LearnerDep, MetricsDep, RuntimeDep, SettingsDep, runtime_of
+from service.api.deps import LearnerDep, MetricsDep, Runtime, RuntimeDep, SettingsDep, runtime_of
 from service.api.schemas import (
     AlarmCountPublic,
     BatchPredictionPublic,
@@ -38,6 +39,7 @@ from service.api.schemas import (
 )
 from service.config import Settings
 from service.events import check_features
+from service.feedback.served import ServedWriteError
 from service.learner import EventError, Learner
 from service.readings import Answers, Prediction
 
@@ -186,6 +188,36 @@ def _score(learner: Learner, instances: list[PredictRequest], settings: Settings
         ) from error
 
 
+_SERVED_NOT_RECORDED: dict[str, Any] = {
+    "description": (
+        "An instance has an id and its prediction could not be written to the event topic "
+        "(the broker unreachable, or this process does not consume): nothing was served."
+    )
+}
+
+
+async def _record_served(
+    runtime: Runtime, instances: list[PredictRequest], answers: Answers
+) -> None:
+    """Write the instances with an id to the event topic as questions; a 503 when it cannot."""
+    served = runtime.served
+    if served is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "this process does not consume the event topic: it cannot record a prediction "
+            "served with an id",
+        )
+    try:
+        await run_in_threadpool(
+            served.record,
+            [instance.id for instance in instances],
+            [instance.features for instance in instances],
+            answers,
+        )
+    except ServedWriteError as error:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from error
+
+
 async def predict(request: Request) -> Response:
     """Predict one instance with the live model; probabilities for classifiers."""
     runtime = runtime_of(request)
@@ -194,10 +226,14 @@ async def predict(request: Request) -> Response:
     started = time.perf_counter()
     try:
         answers = _score(runtime.learner, [body], runtime.settings)
+        if body.id is not None:
+            await _record_served(runtime, [body], answers)
     except HTTPException:
         metrics.predict_errors["predict"].inc()
         raise
     answer = _instance(answers.predictions[0])
+    if body.id is not None:
+        answer["id"] = body.id
     answer["model_version"] = answers.model_version
     answer["events_learned"] = answers.events_learned
     response = _json_response(answer)
@@ -224,13 +260,18 @@ router.add_api_route(
                 "content": {
                     "application/json": {"schema": {"$ref": REF_PREFIX + "HTTPValidationError"}}
                 },
-            }
+            },
+            "503": _SERVED_NOT_RECORDED,
         },
     },
 )
 
 
-@router.post("/predict/batch", response_model=BatchPredictionPublic)
+@router.post(
+    "/predict/batch",
+    response_model=BatchPredictionPublic,
+    responses={503: _SERVED_NOT_RECORDED},
+)
 async def predict_batch(request: Request, body: BatchPredictRequest) -> Response:
     """Predict many instances against one consistent state of the live model."""
     runtime = runtime_of(request)
@@ -243,13 +284,24 @@ async def predict_batch(request: Request, body: BatchPredictRequest) -> Response
                 status.HTTP_422_UNPROCESSABLE_CONTENT,
                 f"{len(body.instances)} instances, more than the limit of {limit}",
             )
+        ids = [instance.id for instance in body.instances if instance.id is not None]
+        if len(set(ids)) < len(ids):
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, "two instances have the same id"
+            )
         answers = _score(runtime.learner, body.instances, runtime.settings)
+        if ids:
+            await _record_served(runtime, body.instances, answers)
     except HTTPException:
         metrics.predict_errors["predict_batch"].inc()
         raise
+    predictions = [_instance(p) for p in answers.predictions]
+    for instance, prediction in zip(body.instances, predictions, strict=True):
+        if instance.id is not None:
+            prediction["id"] = instance.id
     response = _json_response(
         {
-            "predictions": [_instance(p) for p in answers.predictions],
+            "predictions": predictions,
             "model_version": answers.model_version,
             "events_learned": answers.events_learned,
         }

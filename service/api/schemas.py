@@ -34,12 +34,20 @@ FeatureValueIn = StrictBool | StrictInt | FiniteFloat | StrictStr
 LabelOut = StrictBool | StrictInt | float | StrictStr
 
 
+QuestionId = Annotated[StrictStr, Field(min_length=1, max_length=256)]
+
+
 class PredictRequest(BaseModel):
-    """One instance to score: the same ``features`` object an event carries."""
+    """One instance to score: the same ``features`` object an event carries.
+
+    With an ``id``, the prediction is also a question: written to the event topic before the
+    answer, and scored when an answer ``{"id", "label"}`` arrives.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     features: dict[str, FeatureValueIn] = Field(min_length=1)
+    id: QuestionId | None = None
 
 
 class BatchPredictRequest(BaseModel):
@@ -60,6 +68,7 @@ class InstancePrediction(BaseModel):
 
     prediction: LabelOut | None
     probabilities: dict[str, float] | None = None
+    id: str | None = Field(None, description="The instance's id, when it was given one.")
 
 
 class PredictionPublic(InstancePrediction):

@@ -41,9 +41,24 @@ from service.drift.distributions import DataDriftRule
 from service.drift.log import DriftEvent, DriftKind, DriftLog, DriftReport, FeatureDrift
 from service.models import Task
 
-__all__ = ["DEFAULT_TRACKED_FEATURES", "DRIFT_KINDS", "DriftConfig", "DriftWatch"]
+__all__ = ["DEFAULT_TRACKED_FEATURES", "DRIFT_KINDS", "DriftConfig", "DriftValues", "DriftWatch"]
 
 DRIFT_KINDS: tuple[DriftKind, ...] = ("concept", "data", "prediction", "label")
+
+
+@dataclass(frozen=True, slots=True)
+class DriftValues:
+    """A consistent reading of the drift watch, taken under the learner's lock."""
+
+    alarms: dict[tuple[str, DriftKind], int]
+    warnings: dict[str, int]
+    active: dict[str, bool]
+    last_alarm_times: dict[DriftKind, float]
+    concept_state: dict[str, float]
+    concept_reading: ConceptReading
+    features: list[FeatureDrift]
+    distribution_psi: dict[str, float]
+    events: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -114,11 +129,22 @@ class DriftWatch:
             one), so that the caller can act on it (e.g. a triggered retrain) without comparing
             alarm counts before and after. ``False`` for an event without a label or an error.
         """
+        self.observe_features(features, offset)
+        if label is None:
+            return False
+        return self.observe_outcome(label, prediction, error, offset)
+
+    def observe_features(self, features: dict[str, Any], offset: int) -> None:
+        """Feed the data-drift monitor one event's features (a question's, when it is asked)."""
         report = self.data.observe(features, offset)
         if report is not None:
             self._record_report(report)
-        if label is None:
-            return False
+
+    def observe_outcome(
+        self, label: Any, prediction: Any, error: float | None, offset: int
+    ) -> bool:
+        """Feed the label, prediction and concept monitors one outcome (an answer's, when it
+        joins its question); whether the concept monitor raised an alarm."""
         report = self.labels.observe(label, offset)
         if report is not None:
             self._record_report(report)
@@ -194,3 +220,17 @@ class DriftWatch:
             if report is not None and name in report.features:
                 found[name] = report.features[name].psi
         return found
+
+    def values(self, top_features: int) -> DriftValues:
+        """Every reading at once (call it under the learner's lock, for a consistent one)."""
+        return DriftValues(
+            alarms=self.alarm_counts(),
+            warnings=self.warning_counts(),
+            active=self.active_kinds(),
+            last_alarm_times=self.last_alarm_times(),
+            concept_state=self.concept_state(),
+            concept_reading=self.concept_reading(),
+            features=self.feature_drift(top_features),
+            distribution_psi=self.distribution_psi(),
+            events=self.log.to_list(),
+        )

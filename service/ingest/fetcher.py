@@ -228,7 +228,8 @@ class _Fetcher:
         )
         if isinstance(decoded, Rejection):
             return refused_row(record.partition, record.offset, record.key, record.value, decoded)
-        return event_row(record.partition, record.offset, record.key, record.value, decoded)
+        at = record.timestamp / 1000 if record.timestamp >= 0 else None
+        return event_row(record.partition, record.offset, record.key, record.value, decoded, at)
 
     def _status(self, fetched: bool = False) -> FetchStatus:
         now = time.monotonic()

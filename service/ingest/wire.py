@@ -3,17 +3,20 @@
 The worker sends one :class:`FetchPlan`, then the word ``stop``. The fetch process sends
 frames: a batch (rows and a :class:`FetchStatus`), or a :class:`Failure` as its last words.
 A row is a plain tuple, tagged by its first field, because tuples pickle five times faster than
-dataclasses: ``(EVENT, partition, offset, key, value, features, label, id, ts)`` for an event
-to learn, ``(REFUSED, partition, offset, key, value, reason, detail)`` for one to dead-letter.
+dataclasses: ``(EVENT, partition, offset, key, value, timestamp, features, label, id, ts,
+served)`` for an event to learn, ``(ANSWER, partition, offset, key, value, timestamp, id, label,
+ts)`` for the answer to a question, ``(REFUSED, partition, offset, key, value, reason, detail)``
+for one to dead-letter. ``timestamp`` is the record's own (seconds; ``None`` when it has none).
 Only this module builds or reads them.
 
 Examples
 --------
->>> rows = [event_row(0, 7, None, b"{}", Event({"x": 1.0}, label=True)),
-...         refused_row(0, 8, b"k", b"?", Rejection(RejectReason.NOT_JSON, "not JSON"))]
->>> records, status = read_frame(batch_frame(rows, FetchStatus(True, {0: 9})))
->>> [(r.offset, type(r.event).__name__) for r in records], status.highwater
-([(7, 'Event'), (8, 'Rejection')], {0: 9})
+>>> rows = [event_row(0, 7, None, b"{}", Event({"x": 1.0}, label=True), 1.5),
+...         event_row(0, 8, None, b"{}", Answer("a", label=True), None),
+...         refused_row(0, 9, b"k", b"?", Rejection(RejectReason.NOT_JSON, "not JSON"))]
+>>> records, status = read_frame(batch_frame(rows, FetchStatus(True, {0: 10})))
+>>> [(r.offset, type(r.event).__name__, r.timestamp) for r in records], status.highwater
+([(7, 'Event', 1.5), (8, 'Answer', None), (9, 'Rejection', None)], {0: 10})
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ import pickle
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
-from service.events import Event, Rejection, RejectReason
+from service.events import Answer, Event, Rejection, RejectReason
 
 __all__ = [
+    "ANSWER",
     "EVENT",
     "REFUSED",
     "Failure",
@@ -38,7 +42,7 @@ __all__ = [
     "refused_row",
 ]
 
-EVENT, REFUSED = 0, 1
+EVENT, REFUSED, ANSWER = 0, 1, 2
 """The tags of a row."""
 
 Row = tuple[Any, ...]
@@ -81,19 +85,35 @@ class Failure:
 
 
 class FetchedRecord(NamedTuple):
-    """One message, decoded: an :class:`Event` to learn or a :class:`Rejection` to dead-letter."""
+    """One message, decoded: an event or answer to learn, or a :class:`Rejection`."""
 
     partition: int
     offset: int
     key: bytes | None
     value: bytes | None
     """The raw message: a dead letter carries it, and the learner may still refuse an event."""
-    event: Event | Rejection
+    event: Event | Answer | Rejection
+    timestamp: float | None = None
+    """The record's timestamp in seconds (``None``: it has none)."""
 
 
-def event_row(partition: int, offset: int, key: Any, value: Any, event: Event) -> Row:
-    """The row of a message that decoded to an event."""
-    return (EVENT, partition, offset, key, value, event.features, event.label, event.id, event.ts)
+def event_row(
+    partition: int,
+    offset: int,
+    key: Any,
+    value: Any,
+    event: Event | Answer,
+    timestamp: float | None,
+) -> Row:
+    """The row of a message that decoded to an event or an answer."""
+    if event.__class__ is Event:
+        assert isinstance(event, Event)
+        return (
+            EVENT, partition, offset, key, value, timestamp,
+            event.features, event.label, event.id, event.ts, event.served,
+        )  # fmt: skip
+    assert isinstance(event, Answer)
+    return (ANSWER, partition, offset, key, value, timestamp, event.id, event.label, event.ts)
 
 
 def refused_row(partition: int, offset: int, key: Any, value: Any, rejection: Rejection) -> Row:
@@ -102,9 +122,14 @@ def refused_row(partition: int, offset: int, key: Any, value: Any, rejection: Re
 
 
 def _record(row: Row) -> FetchedRecord:
-    if row[0] == EVENT:
-        _, partition, offset, key, value, features, label, event_id, ts = row
-        return FetchedRecord(partition, offset, key, value, Event(features, label, event_id, ts))
+    tag = row[0]
+    if tag == EVENT:
+        _, partition, offset, key, value, at, features, label, event_id, ts, served = row
+        event = Event(features, label, event_id, ts, served)
+        return FetchedRecord(partition, offset, key, value, event, at)
+    if tag == ANSWER:
+        _, partition, offset, key, value, at, event_id, label, ts = row
+        return FetchedRecord(partition, offset, key, value, Answer(event_id, label, ts), at)
     _, partition, offset, key, value, reason, detail = row
     return FetchedRecord(partition, offset, key, value, Rejection(RejectReason(reason), detail))
 

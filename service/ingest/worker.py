@@ -23,7 +23,7 @@ import tenacity
 
 from service.config import Settings
 from service.errors import DriftlineError
-from service.events import Event, Rejection, RejectReason
+from service.events import Answer, Event, Rejection, RejectReason
 from service.ingest.dead_letters import DeadLetterSink
 from service.ingest.fetcher import FetchError, FetchProcess
 from service.ingest.kafka import RETRY_PAUSE_S, KafkaLink, kafka_client_config
@@ -344,13 +344,14 @@ class IngestWorker:
                     break
                 handled += 1
                 event = record.event
-                if not isinstance(event, Event):
+                if isinstance(event, Rejection):
                     self._reject(record, event)
                     continue
+                assert isinstance(event, Event | Answer)
                 countdown -= 1
                 started = time.perf_counter() if not countdown else 0.0
                 try:
-                    learner.learn(event, record.partition, record.offset)
+                    learner.learn(event, record.partition, record.offset, record.timestamp)
                 except EventError as error:
                     self._reject(record, Rejection(error.reason, str(error)))
                     continue
@@ -363,10 +364,10 @@ class IngestWorker:
                     # Timing every event would cost more than a third of the budget per event.
                     observe(time.perf_counter() - started)
                     countdown = LEARN_TIMING_EVERY
-                if event.label is None:
+                if event.label is not None:
+                    learned += 1  # an event learned at once, or an answer joined
+                elif event.id is None:  # an answer always has a label
                     unlabelled += 1
-                else:
-                    learned += 1
         except BaseException:
             handled -= 1  # the record in hand when an error escapes was not handled
             raise

@@ -123,6 +123,10 @@ ALLOWED_NAMES: frozenset[tuple[str, str]] = frozenset(
     # Driftline's own state
     | _names("service.learner", "Learner")
     | _names("service.feature_kinds", "FeatureKinds")
+    | _names("service.feedback.joins", "JoinMetrics")
+    | _names("service.feedback.pending", "PendingStore Question")
+    | _names("service.labels", "LabelGate")
+    | _names("service.prequential", "Prequential")
     | _names("service.models", "FlooredStandardScaler ModelSpec build_model")
     | _names("service.rolling", "RollingMean")
     | _names("service.drift.concept", "ConceptDriftMonitor")

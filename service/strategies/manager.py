@@ -184,6 +184,7 @@ class ModelManager:
         offset: int,
         rolling_metric: float,
         drift_alarm: bool,
+        asked: dict[int, Any] | None = None,
     ) -> bool:
         """The rest of one event, after :meth:`learn` took it; whether another model serves.
 
@@ -192,7 +193,8 @@ class ModelManager:
         the schedule asks the strategy. ``error`` is the champion's prequential error as the
         learner computed it (``None``: no prediction); ``rolling_metric`` is read only when
         :attr:`reads_rolling_metric`; a ``drift_alarm`` that comes while the manager is busy is
-        kept until it is free (and dropped if the serving model changes meanwhile).
+        kept until it is free (and dropped if the serving model changes meanwhile); ``asked``
+        is what :meth:`ask` answered when the event was a question.
         """
         serving = self._serving
         seq = self._events_seen - 1
@@ -200,7 +202,7 @@ class ModelManager:
         champion = champion_error(self.task, error)
         if self._shadow.busy:
             started = self._costs.start(seq)
-            for verdict in self._shadow.step(event, champion, self.strategy.learns_online):
+            for verdict in self._shadow.step(event, champion, self.strategy.learns_online, asked):
                 self._act_on(verdict, event)
             self._costs.charge("shadow", started)
 
@@ -231,6 +233,11 @@ class ModelManager:
             if due is not None:
                 self._start_rebuild(due, event)
         return self._serving is not serving
+
+    def ask(self, x: dict[str, FeatureValue]) -> dict[int, Any]:
+        """The shadow stage's answers to a question, kept until its label comes: the gate then
+        scores each contender's prediction made at question time, as the champion's is."""
+        return self._shadow.ask(x) if self._shadow.busy else {}
 
     def request_rebuild(self) -> None:
         """Ask for a ``manual`` rebuild; it starts at the next event once nothing else runs."""

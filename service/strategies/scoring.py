@@ -31,7 +31,27 @@ from typing import Any
 from service.events import FeatureValue, Label
 from service.models import Task
 
-__all__ = ["champion_error", "prediction_error", "score"]
+__all__ = ["answer_error", "champion_error", "model_answer", "prediction_error", "score"]
+
+
+def model_answer(task: Task, model: Any, x: dict[str, FeatureValue]) -> Any:
+    """What ``model`` answers about ``x``: a classifier's probabilities (a copy, which later
+    learning cannot change), a regressor's number."""
+    if task == "classification":
+        proba = model.predict_proba_one(x)
+        return dict(proba) if proba else proba
+    return model.predict_one(x)
+
+
+def answer_error(task: Task, answer: Any, y: Label) -> float | None:
+    """The error of an answer (:func:`model_answer`) against ``y``, given now or kept since."""
+    if task == "classification":
+        if not answer:
+            return 1.0
+        return 0.0 if max(answer, key=answer.get) == y else 1.0
+    if answer is None:
+        return None
+    return abs(float(y) - float(answer))
 
 
 def prediction_error(task: Task, model: Any, x: dict[str, FeatureValue], y: Label) -> float | None:

@@ -37,7 +37,7 @@ from service.strategies.errors import StrategyConfigurationError
 from service.strategies.history import Labelled
 from service.strategies.promotion import Judgement, PromotionDecision, judge, judge_probation
 from service.strategies.rebuild import RebuildJob
-from service.strategies.scoring import prediction_error, score
+from service.strategies.scoring import answer_error, model_answer, prediction_error, score
 from service.strategies.stats import ShadowScores
 
 __all__ = [
@@ -96,23 +96,32 @@ class Probation:
     events: int = 0
 
 
+_NOT_ASKED: Any = object()
+"""No answer kept from question time: the model predicts the event now."""
+
+
 def shadow_step(
     challenger: Challenger,
     event: Labelled,
     champion: float | None,
     task: Task,
     shadow_events: int,
+    asked: Any = _NOT_ASKED,
 ) -> bool:
     """Score and teach the challenger ``event`` (after its backlog); whether it can be judged.
 
     It is judged on its first ``shadow_events`` pairs, whatever the threads' timing, once it
-    has caught up with the stream.
+    has caught up with the stream. ``asked`` is the challenger's answer when the event was a
+    question (scored instead of a fresh prediction, as the champion's is).
     """
     challenger.backlog.append((event, champion))
     served = challenger.served
     for _ in range(min(REPLAY_PER_EVENT, len(challenger.backlog))):
         item, item_champion = challenger.backlog.popleft()
-        error = prediction_error(task, served.model, item.x, item.y)
+        if item is event and asked is not _NOT_ASKED:
+            error = answer_error(task, asked, item.y)
+        else:
+            error = prediction_error(task, served.model, item.x, item.y)
         paired = len(challenger.champion_errors) < shadow_events
         if paired and item_champion is not None and error is not None:
             challenger.champion_errors.append(item_champion)
@@ -129,13 +138,18 @@ def probation_step(
     task: Task,
     learns_online: bool,
     shadow_events: int,
+    asked: Any = _NOT_ASKED,
 ) -> bool:
     """Score the previous champion on ``event`` beside the new one; whether probation is over.
 
     The previous champion learns the event as the champion does (when the strategy learns
-    online), so a rollback restores a model that is up to date.
+    online), so a rollback restores a model that is up to date. ``asked``: its answer when the
+    event was a question.
     """
-    error = prediction_error(task, probation.previous.model, event.x, event.y)
+    if asked is _NOT_ASKED:
+        error = prediction_error(task, probation.previous.model, event.x, event.y)
+    else:
+        error = answer_error(task, asked, event.y)
     if champion is not None and error is not None:
         probation.new_errors.append(champion)
         probation.previous_errors.append(error)
@@ -250,12 +264,39 @@ class ShadowStage:
     def busy(self) -> bool:
         return self.challenger is not None or self.probation is not None
 
-    def step(self, event: Labelled, champion: float | None, learns_online: bool) -> list[Verdict]:
-        """Both runs take ``event`` (the probation first); the verdicts of those that ended."""
+    def ask(self, x: dict[str, Any]) -> dict[int, Any]:
+        """The answers of the challenger and of the previous champion to a question, by id."""
+        asked = {}
+        if self.challenger is not None:
+            asked[self.challenger.id] = model_answer(self.task, self.challenger.served.model, x)
+        if self.probation is not None:
+            previous = self.probation.previous.model
+            asked[self.probation.previous_id] = model_answer(self.task, previous, x)
+        return asked
+
+    def step(
+        self,
+        event: Labelled,
+        champion: float | None,
+        learns_online: bool,
+        asked: dict[int, Any] | None = None,
+    ) -> list[Verdict]:
+        """Both runs take ``event`` (the probation first); the verdicts of those that ended.
+
+        ``asked``: the answers :meth:`ask` kept when the event was a question; a model that
+        was not running then predicts the event now.
+        """
         verdicts = []
+        asked = asked or {}
         probation = self.probation
         if probation is not None and probation_step(
-            probation, event, champion, self.task, learns_online, self.shadow_events
+            probation,
+            event,
+            champion,
+            self.task,
+            learns_online,
+            self.shadow_events,
+            asked.get(probation.previous_id, _NOT_ASKED),
         ):
             self.probation = None
             judgement = judge_probation(
@@ -265,7 +306,12 @@ class ShadowStage:
                 verdicts.append(Verdict("roll_back", judgement, probation=probation))
         challenger = self.challenger
         if challenger is not None and shadow_step(
-            challenger, event, champion, self.task, self.shadow_events
+            challenger,
+            event,
+            champion,
+            self.task,
+            self.shadow_events,
+            asked.get(challenger.id, _NOT_ASKED),
         ):
             self.challenger = None
             judgement = judge(

@@ -208,5 +208,7 @@ def test_the_openapi_schema_documents_the_predict_body_answer_and_422(client: Te
     }
     assert operation["requestBody"]["required"] is True
     components = schema["components"]["schemas"]
-    assert components["PredictRequest"] == PredictRequest.model_json_schema()
+    documented, declared = components["PredictRequest"], PredictRequest.model_json_schema()
+    assert set(documented["properties"]) == set(declared["properties"]) == {"features", "id"}
+    assert documented["required"] == declared["required"] == ["features"]
     assert {"PredictionPublic", "HTTPValidationError"} <= set(components)

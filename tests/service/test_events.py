@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.events import Event, Rejection, RejectReason, decode_event
+from service.events import Answer, Event, Rejection, RejectReason, decode_event
 
 
 def test_a_full_event_keeps_every_field_and_its_types() -> None:
@@ -77,8 +77,8 @@ def test_too_many_features_is_a_rejection_not_a_slow_model() -> None:
 
 
 @given(st.binary(max_size=512))
-def test_any_bytes_decode_to_an_event_or_a_rejection(raw: bytes) -> None:
-    assert isinstance(decode_event(raw), Event | Rejection)
+def test_any_bytes_decode_to_an_event_an_answer_or_a_rejection(raw: bytes) -> None:
+    assert isinstance(decode_event(raw), Event | Answer | Rejection)
 
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
@@ -92,17 +92,20 @@ json_values = (
 # Generation, not decoding, is what can be slow on a busy machine: don't fail on it.
 @settings(suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(st.sampled_from(["id", "features", "label", "ts", "other"]), json_values))
-def test_any_json_object_decodes_to_an_event_or_a_rejection(document: dict) -> None:
+def test_any_json_object_decodes_to_an_event_an_answer_or_a_rejection(document: dict) -> None:
     decoded = decode_event(json.dumps(document).encode())
-    assert isinstance(decoded, Event | Rejection)
+    assert isinstance(decoded, Event | Answer | Rejection)
     if isinstance(decoded, Event):
         assert decoded.features
+    if isinstance(decoded, Answer):  # an id and a label, and no features at all
+        assert "features" not in document
+        assert decoded.id == document["id"] and decoded.label == document["label"]
 
 
 @given(st.none() | st.binary(max_size=64))
 def test_a_null_value_is_a_null_value_rejection_not_a_crash(raw: bytes | None) -> None:
     decoded = decode_event(raw)
-    assert isinstance(decoded, Event | Rejection)
+    assert isinstance(decoded, Event | Answer | Rejection)
     if raw is None:
         assert decoded == Rejection(
             RejectReason.NULL_VALUE, "the record has no value (a tombstone)"

@@ -1,0 +1,1 @@
+"""Predict now, learn when the label arrives: questions kept by id until their answers."""

@@ -1,0 +1,100 @@
+"""Prequential evaluation of one model: every answer scored before its label is learned.
+
+:class:`Prequential` keeps River's cumulative metrics (``Accuracy() + LogLoss()`` for a
+classifier, ``MAE() + RMSE()`` for a regressor) and the same two over a rolling window, and
+scores one answer at a time exactly as ``evaluate.progressive_val_score`` updates its metric:
+an answer that is no prediction (``None`` or ``{}``) updates nothing.
+
+Examples
+--------
+>>> evaluation = Prequential("classification", window=2)
+>>> evaluation.score(True, {True: 0.9, False: 0.1}), evaluation.score(False, {True: 0.6})
+((True, 0.0), (True, 1.0))
+>>> evaluation.cumulative_values()["accuracy"], evaluation.rolling_values()["accuracy"]
+(0.5, 0.5)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from river import metrics
+
+from service.events import Label
+from service.models import Task
+from service.readings import metric_names
+from service.rolling import RollingMean
+
+__all__ = ["Prequential"]
+
+
+class Prequential:
+    """Cumulative and rolling prequential metrics of one model; plain, picklable state."""
+
+    def __init__(self, task: Task, window: int) -> None:
+        self.task: Task = task
+        self.window = window
+        self.cumulative: metrics.base.Metrics
+        if task == "classification":
+            self.cumulative = metrics.Accuracy() + metrics.LogLoss()
+        else:
+            self.cumulative = metrics.MAE() + metrics.RMSE()
+        # River's Metrics.update gives accuracy the arg-max label and log loss the
+        # probabilities; updating the two directly does the same, minus its dispatch cost.
+        self._label_metric, self._score_metric = self.cumulative
+        # The rolling metrics are means of a per-event value: right (1.0) or wrong and the log
+        # loss for a classifier, the absolute and the squared error for a regressor.
+        self.rolling_label = RollingMean(window)
+        self._rolling_score = RollingMean(window)
+
+    def score(self, y: Label, answer: Any) -> tuple[Any, float | None]:
+        """Update the metrics with one answer; the prediction and its prequential error
+        (1.0 wrong / 0.0 right, or the absolute error), ``None`` for no prediction."""
+        if answer is None:
+            return None, None
+        if self.task == "classification":
+            if not answer:
+                return None, None
+            predicted = max(answer, key=answer.get)
+            self._label_metric.update(y, predicted)
+            # LogLoss.update is the mean of _eval's per-event loss: compute it once, use it twice.
+            loss = self._score_metric._eval(y, answer)
+            self._score_metric._mean.update(loss)
+            error = 0.0 if predicted == y else 1.0
+            self.rolling_label.add(1.0 - error)
+            self._rolling_score.add(loss)
+            return predicted, error
+        self._label_metric.update(y, answer)
+        self._score_metric.update(y, answer)
+        error = abs(float(y) - answer)
+        self.rolling_label.add(error)
+        self._rolling_score.add(error * error)
+        return answer, error
+
+    def cumulative_values(self) -> dict[str, float]:
+        names = metric_names(self.task)
+        return {n: m.get() for n, m in zip(names, self.cumulative, strict=True)}
+
+    def rolling_values(self) -> dict[str, float]:
+        """The rolling metrics under their names; 0 while the window is empty, as River's."""
+        names = metric_names(self.task)
+        if not len(self.rolling_label):
+            return dict.fromkeys(names, 0.0)
+        label, score = self.rolling_label.get(), self._rolling_score.get()
+        if self.task == "regression":
+            score = math.sqrt(score)  # the mean squared error's root
+        return {names[0]: label, names[1]: score}
+
+    @classmethod
+    def restored(cls, state: dict[str, Any]) -> Prequential:
+        """The evaluation a learner of an earlier release kept in fields of its own."""
+        evaluation = cls(state["task"], state["rolling_window"])
+        evaluation.cumulative = state.pop("cumulative")
+        evaluation._label_metric, evaluation._score_metric = evaluation.cumulative
+        rolling_label, rolling_score = state.pop("_rolling_label"), state.pop("_rolling_score")
+        if isinstance(rolling_label, RollingMean):  # older ones held River's: start afresh
+            evaluation.rolling_label, evaluation._rolling_score = rolling_label, rolling_score
+        state.pop("_label_metric", None)
+        state.pop("_score_metric", None)
+        return evaluation
