@@ -8,9 +8,11 @@ unknown name, a missing file, a bad column) exit with status 2, failures to deli
 
 from __future__ import annotations
 
+import itertools
 import logging.config
 import os
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ from kafka.errors import KafkaError
 from rich.console import Console
 from rich.table import Table
 
-from producer.messages import Example, to_messages
+from producer.messages import Example, to_messages, to_questions_and_answers
 from producer.publish import PublishError, publish, write_jsonl
 from producer.scenarios import DEFAULT_N, DEFAULT_NOISE, SCENARIOS, make_scenario
 from producer.scenarios import DEFAULT_WIDTH as SCENARIO_WIDTH
@@ -125,6 +127,30 @@ Ids = Annotated[
         rich_help_panel=_DELIVERY,
     ),
 ]
+Delay = Annotated[
+    int | None,
+    typer.Option(
+        min=0,
+        help=(
+            "Send each event as a question (id and features) now and its answer (id and label) "
+            "this many events later, in the order River's stream.simulate_qa gives; ids are "
+            "'0', '1', ... and key their messages."
+        ),
+        rich_help_panel=_DELIVERY,
+    ),
+]
+DelaySeconds = Annotated[
+    float | None,
+    typer.Option(
+        min=0.0,
+        help=(
+            "As --delay, but the answer comes this many seconds after its question, by event "
+            "times: question i is stamped ts = start + i / rate (needs --rate), its answer "
+            "ts + this."
+        ),
+        rich_help_panel=_DELIVERY,
+    ),
+]
 Quiet = Annotated[
     bool,
     typer.Option(
@@ -182,6 +208,8 @@ def dataset_command(
     rate: Rate = 0.0,
     limit: Limit = None,
     ids: Ids = False,
+    delay: Delay = None,
+    delay_seconds: DelaySeconds = None,
     quiet: Quiet = False,
     dry_run: DryRun = False,
     output: Output = None,
@@ -194,6 +222,8 @@ def dataset_command(
         rate=rate,
         limit=limit,
         ids=ids,
+        delay=delay,
+        delay_seconds=delay_seconds,
         quiet=quiet,
         dry_run=dry_run,
         output=output,
@@ -223,6 +253,8 @@ def synth_command(
     rate: Rate = 0.0,
     limit: Limit = None,
     ids: Ids = False,
+    delay: Delay = None,
+    delay_seconds: DelaySeconds = None,
     quiet: Quiet = False,
     dry_run: DryRun = False,
     output: Output = None,
@@ -235,6 +267,8 @@ def synth_command(
         rate=rate,
         limit=limit,
         ids=ids,
+        delay=delay,
+        delay_seconds=delay_seconds,
         quiet=quiet,
         dry_run=dry_run,
         output=output,
@@ -277,6 +311,8 @@ def scenario_command(
     rate: Rate = 0.0,
     limit: Limit = None,
     ids: Ids = False,
+    delay: Delay = None,
+    delay_seconds: DelaySeconds = None,
     quiet: Quiet = False,
     dry_run: DryRun = False,
     output: Output = None,
@@ -289,6 +325,8 @@ def scenario_command(
         rate=rate,
         limit=limit,
         ids=ids,
+        delay=delay,
+        delay_seconds=delay_seconds,
         quiet=quiet,
         dry_run=dry_run,
         output=output,
@@ -311,6 +349,8 @@ def file_command(
     rate: Rate = 0.0,
     limit: Limit = None,
     ids: Ids = False,
+    delay: Delay = None,
+    delay_seconds: DelaySeconds = None,
     quiet: Quiet = False,
     dry_run: DryRun = False,
     output: Output = None,
@@ -327,6 +367,8 @@ def file_command(
         rate=rate,
         limit=limit,
         ids=ids,
+        delay=delay,
+        delay_seconds=delay_seconds,
         quiet=quiet,
         dry_run=dry_run,
         output=output,
@@ -348,11 +390,30 @@ class _Delivery:
     quiet: bool
     dry_run: bool
     output: str | None
+    delay: int | None = None
+    delay_seconds: float | None = None
 
 
 def _deliver(examples: Iterable[Example], total: int | None, delivery: _Delivery) -> None:
     """Send the events where the options say, and tell how it went on stderr."""
-    messages = to_messages(examples, ids=delivery.ids)
+    limit = delivery.limit
+    if delivery.delay is not None or delivery.delay_seconds is not None:
+        if delivery.delay is not None and delivery.delay_seconds is not None:
+            raise typer.BadParameter("give --delay or --delay-seconds, not both")
+        if delivery.delay_seconds is not None and delivery.rate <= 0:
+            raise typer.BadParameter("--delay-seconds needs a --rate to stamp event times")
+        if limit is not None:  # a limit counts events: each is a question and an answer
+            examples, total, limit = itertools.islice(examples, limit), limit, None
+        messages = to_questions_and_answers(
+            examples,
+            delay=delivery.delay,
+            delay_seconds=delivery.delay_seconds,
+            rate=delivery.rate,
+            start=time.time(),
+        )
+        total = None if total is None else 2 * total
+    else:
+        messages = to_messages(examples, ids=delivery.ids)
     target = "-" if delivery.dry_run and delivery.output is None else delivery.output
     progress = not delivery.quiet
     with ExitStack() as stack:
@@ -363,7 +424,7 @@ def _deliver(examples: Iterable[Example], total: int | None, delivery: _Delivery
                 bootstrap_servers=delivery.bootstrap_servers,
                 partitions=delivery.partitions,
                 rate=delivery.rate,
-                limit=delivery.limit,
+                limit=limit,
                 total=total,
                 progress=progress,
             )
@@ -376,7 +437,7 @@ def _deliver(examples: Iterable[Example], total: int | None, delivery: _Delivery
                 messages,
                 stream,
                 rate=delivery.rate,
-                limit=delivery.limit,
+                limit=limit,
                 total=total,
                 progress=progress,
                 destination="stdout" if to_stdout else target,

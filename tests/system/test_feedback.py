@@ -1,0 +1,179 @@
+"""Questions now, answers later, through the real broker: River's delayed evaluation, exactly.
+
+The producer sends a dataset as questions and answers in the order River's
+``stream.simulate_qa`` gives for a delay of k events; the service joins each answer to its
+question by id. Its cumulative metrics must equal ``evaluate.progressive_val_score(...,
+delay=k)`` on the same examples to 1e-12, killed and restarted mid-stream or not, and a
+prediction ``/predict`` served with an id must be scored when its label comes, even after the
+service was SIGKILLed in between.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+from river import evaluate, metrics
+
+from service.models import build_model
+from tests.fixtures.service import ServiceProcess
+from tests.system.streams import produce, start_producing
+
+pytestmark = pytest.mark.kafka
+
+KEY = "feedback-test-key-0123456789abcdef"
+
+
+def read_back_examples(bootstrap_servers: str, topic: str, messages: int) -> list[tuple[dict, Any]]:
+    """The examples behind a topic of questions and answers, in the order of their ids."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=10_000,
+    )
+    features: dict[int, dict] = {}
+    labels: dict[int, Any] = {}
+    read = 0
+    for record in consumer:
+        document = orjson.loads(record.value)
+        if "features" in document:
+            features[int(document["id"])] = document["features"]
+        else:
+            labels[int(document["id"])] = document["label"]
+        read += 1
+        if read == messages:
+            break
+    consumer.close()
+    assert read == messages and features.keys() == labels.keys()
+    return [(features[i], labels[i]) for i in sorted(features)]
+
+
+def river_delayed(model_name: str, examples: list[tuple[dict, Any]], delay: int) -> Any:
+    spec = build_model(model_name)
+    metric = (
+        metrics.Accuracy() + metrics.LogLoss()
+        if spec.task == "classification"
+        else metrics.MAE() + metrics.RMSE()
+    )
+    evaluate.progressive_val_score(examples, spec.estimator, metric, delay=delay)
+    return metric
+
+
+def assert_river_delayed(
+    service: ServiceProcess, model_name: str, examples: list[tuple[dict, Any]], delay: int
+) -> None:
+    described = service.http.get("/model").json()
+    assert described["events_learned"] == len(examples)
+    expected = river_delayed(model_name, examples, delay)
+    cumulative = described["metrics"]["cumulative"]
+    for name, river_metric in zip(cumulative, expected, strict=True):
+        assert cumulative[name] == pytest.approx(river_metric.get(), abs=1e-12), name
+    assert service.sample("driftline_pending_questions") == 0
+    joined = 'driftline_answers_joined_total{source="streamed"}'
+    assert service.sample(joined) == len(examples)
+
+
+@pytest.mark.parametrize("delay", [1, 50, 1000])
+@pytest.mark.parametrize(
+    ("dataset", "model_name", "count"),
+    [("phishing", "logreg", 1250), ("trump-approval", "linreg", 1001)],
+)
+def test_a_delayed_stream_measures_what_rivers_delayed_progressive_validation_measures(
+    kafka_broker, new_topic, service_factory, dataset: str, model_name: str, count: int, delay: int
+) -> None:
+    topic = new_topic(partitions=1)
+    produce(kafka_broker.bootstrap_servers, topic, "dataset", dataset, "--delay", str(delay))
+    service = service_factory(
+        topic=topic, dead_letter_topic=f"{topic}.dlq", group_id=topic, model=model_name
+    )
+    service.wait_handled(2 * count)
+    examples = read_back_examples(kafka_broker.bootstrap_servers, topic, 2 * count)
+    assert len(examples) == count
+    assert_river_delayed(service, model_name, examples, delay)
+
+
+STREAM = 6_000  # events: 12,000 messages
+RATE = 1_500  # messages/s
+
+
+def settings_for(topic: str, state_dir: Path) -> dict:
+    return {
+        "topic": topic,
+        "dead_letter_topic": f"{topic}.dlq",
+        "group_id": topic,
+        "model": "logreg",
+        "state_dir": state_dir,
+        "checkpoint_key": KEY,
+        "checkpoint_every_events": 500,
+        "checkpoint_every_s": 0.5,
+    }
+
+
+@pytest.mark.slow
+def test_sigkills_with_questions_in_flight_leave_the_uninterrupted_delayed_evaluation(
+    kafka_broker, new_topic, service_factory, tmp_path: Path
+) -> None:
+    topic = new_topic(partitions=1)
+    state_dir = tmp_path / "state"
+    kill_points = sorted(random.Random("feedback-kills").sample(range(1_000, 9_000), 2))
+    producer = start_producing(
+        kafka_broker.bootstrap_servers, topic, "scenario", "abrupt", "--n", str(STREAM),
+        "--delay", "200", rate=RATE,
+    )  # fmt: skip
+    try:
+        for point in kill_points:
+            service = service_factory(**settings_for(topic, state_dir))
+
+            def past_point(s: ServiceProcess = service, p: int = point) -> bool:
+                offsets = s.http.get("/model").json()["offsets"]
+                pending = s.sample("driftline_pending_questions") or 0
+                return offsets.get("0", 0) >= p and pending > 0 and any(state_dir.glob("*.ckpt"))
+
+            service.wait_until(past_point, timeout=120, what=f"past {point}", pause=0.02)
+            assert service.stop(signal.SIGKILL) == -signal.SIGKILL
+        service = service_factory(**settings_for(topic, state_dir))
+        service.wait_handled(2 * STREAM, timeout=180)
+    finally:
+        producer.wait(timeout=120)
+    assert producer.returncode == 0
+    examples = read_back_examples(kafka_broker.bootstrap_servers, topic, 2 * STREAM)
+    assert_river_delayed(service, "logreg", examples, 200)
+
+
+def test_a_served_prediction_is_scored_by_a_label_that_came_after_a_sigkill(
+    kafka_broker, new_topic, service_factory, tmp_path: Path
+) -> None:
+    topic = new_topic(partitions=1)
+    state_dir = tmp_path / "state"
+    produce(kafka_broker.bootstrap_servers, topic, "dataset", "phishing", "--limit", "300")
+    service = service_factory(**settings_for(topic, state_dir))
+    service.wait_handled(300)
+    x = {"empty_server_form_handler": 1.0, "popup_window": 0.0, "https": 1.0, "is_popular": 1.0}
+    served = service.http.post("/predict", json={"features": x, "id": "order-17"})
+    assert served.status_code == 200, served.text
+    body = served.json()
+    assert body["id"] == "order-17"
+    # Killed whether or not it had read the question back: either way it is in the topic.
+    assert service.stop(signal.SIGKILL) == -signal.SIGKILL
+
+    wrong = not body["prediction"]  # the label that makes the served prediction wrong
+    producer = KafkaProducer(bootstrap_servers=kafka_broker.bootstrap_servers)
+    answer = orjson.dumps({"id": "order-17", "label": wrong})
+    producer.send(topic, answer, key=b"order-17").get(timeout=10)
+    producer.close()
+
+    service = service_factory(**settings_for(topic, state_dir))
+    service.wait_handled(302)  # the dataset, the served question, its answer
+    assert service.sample('driftline_questions_total{source="served"}') == 1
+    assert service.sample('driftline_answers_joined_total{source="served"}') == 1
+    # Scored as served, not predicted afresh: the label contradicts what was served.
+    assert service.sample('driftline_joined_accuracy_ratio{source="served"}') == 0.0
+    assert service.sample("driftline_pending_questions") == 0
+    assert service.http.get("/model").json()["events_learned"] == 301
