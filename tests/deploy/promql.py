@@ -15,12 +15,14 @@ def selectors(expr: str) -> list[str]:
     --------
     >>> selectors('rate(a_total{kind="x"}[5m]) / b > 0.1')
     ['a_total{kind="x"}', 'b']
+    >>> selectors('rate(a_total[5m] offset 1h)')  # what it selects, not when
+    ['a_total']
     """
     found: list[str] = []
 
     def visit(node: promql_parser.Expr) -> None:
         if isinstance(node, promql_parser.VectorSelector):
-            text = str(node)
+            text = str(node).split(" offset ")[0]
             found.append(text.removesuffix("{}"))
 
     promql_parser.walk(promql_parser.parse(expr), pre_visit=visit)

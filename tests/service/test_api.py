@@ -212,3 +212,30 @@ def test_the_openapi_schema_documents_the_predict_body_answer_and_422(client: Te
     assert set(documented["properties"]) == set(declared["properties"]) == {"features", "id"}
     assert documented["required"] == declared["required"] == ["features"]
     assert {"PredictionPublic", "HTTPValidationError"} <= set(components)
+
+
+def test_a_prediction_served_with_an_id_needs_a_process_that_can_record_it(
+    client: TestClient,
+) -> None:
+    # This app consumes nothing, so it cannot write the question: nothing is served.
+    response = client.post("/predict", json={"features": {"x": 1.0}, "id": "order-1"})
+    assert response.status_code == 503
+    assert "cannot record a prediction served with an id" in response.json()["detail"]
+    assert client.post("/predict", json={"features": {"x": 1.0}}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "instances",
+    [
+        [{"features": {"x": 1.0}, "id": "a"}, {"features": {"x": 2.0}, "id": "a"}],
+        [{"features": {"x": 1.0}, "id": 7}],
+        [{"features": {"x": 1.0}, "id": ""}],
+        [{"features": {"x": 1.0}, "id": "x" * 257}],
+    ],
+    ids=["same-id-twice", "not-a-string", "empty", "too-long"],
+)
+def test_a_batch_with_unusable_ids_is_refused_before_anything_is_served(
+    client: TestClient, instances: list
+) -> None:
+    response = client.post("/predict/batch", json={"instances": instances})
+    assert response.status_code == 422
