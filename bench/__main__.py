@@ -19,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from bench import compare, http, ingest, memory, serving
+from bench import compare, feedback, http, ingest, memory, serving
 from bench.protocol import BenchOptions, BenchResult, markdown_table, versions
 
 #: Benchmark id -> the function producing it. One function may produce several ids (B3 and B4
@@ -36,6 +36,8 @@ BENCHMARKS: dict[str, Callable[[BenchOptions], list[BenchResult]]] = {
     "B9": serving.checkpoint_pause,
     "B10": memory.growth,
     "B11": serving.rebuild_no_stall,
+    "B12": feedback.served_cost,
+    "B13": feedback.pending_memory,
 }
 
 # Plain click output: a usage error is the usage and one line saying what is wrong (rich would

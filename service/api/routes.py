@@ -18,7 +18,6 @@ from fastapi.openapi.constants import REF_PREFIX
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import LearnerDep, MetricsDep, Runtime, RuntimeDep, SettingsDep, runtime_of
 from service.api.schemas import (
@@ -208,8 +207,7 @@ async def _record_served(
             "served with an id",
         )
     try:
-        await run_in_threadpool(
-            served.record,
+        await served.record(
             [instance.id for instance in instances],
             [instance.features for instance in instances],
             answers,

@@ -14,12 +14,14 @@ A write that fails (the broker unreachable for ``timeout`` seconds) fails the re
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
 import orjson
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
+from starlette.concurrency import run_in_threadpool
 
 from service.errors import DriftlineError
 from service.readings import Answers
@@ -58,7 +60,8 @@ def _plain(value: object) -> object:
 
 
 class ServedQuestions:
-    """The producer of served questions; thread-safe, connected on first use."""
+    """The producer of served questions; connected on first use, then waited on without a
+    thread per request (the broker's acknowledgements resolve asyncio futures)."""
 
     def __init__(self, client_config: dict[str, Any], topic: str, timeout: float) -> None:
         self._config = client_config
@@ -67,32 +70,35 @@ class ServedQuestions:
         self._producer: KafkaProducer | None = None
         self._lock = threading.Lock()
 
-    def record(
+    async def record(
         self, ids: list[str | None], features: list[dict[str, Any]], answers: Answers
     ) -> None:
         """Write every instance that has an id; return once the broker has all of them.
 
-        Raises :class:`ServedWriteError` when it cannot (nothing is then promised: a question
-        the broker took before the failure is still learned, and its answer will join it).
+        Raises :class:`ServedWriteError` when it cannot within the timeout (nothing is then
+        promised: a question the broker took before the failure is still learned, and its
+        answer will join it).
         """
-        producer = self._connected()
+        producer = self._producer
+        if producer is None:  # connecting and the topic's metadata block: not on the loop
+            producer = await run_in_threadpool(self._connected)
+        assert producer is not None
+        loop = asyncio.get_running_loop()
+        acknowledged = []
         try:
-            futures = [
-                producer.send(
-                    self.topic,
-                    served_question(question_id, x, answer, answers.model_version),
-                    key=question_id.encode(),
-                )
-                for question_id, x, answer in zip(ids, features, answers.predictions, strict=True)
-                if question_id is not None
-            ]
-            producer.flush(self.timeout)
-            for future in futures:
-                future.get(timeout=0)
-        except KafkaError as error:
-            raise ServedWriteError(
-                f"the served prediction could not be recorded: {error}"
-            ) from error
+            for question_id, x, answer in zip(ids, features, answers.predictions, strict=True):
+                if question_id is None:
+                    continue
+                value = served_question(question_id, x, answer, answers.model_version)
+                sent = producer.send(self.topic, value, key=question_id.encode())
+                done: asyncio.Future[None] = loop.create_future()
+                # kafka-python calls these from its sender thread, the outcome last.
+                sent.add_callback(_settle_soon, loop, done, None)
+                sent.add_errback(_fail_soon, loop, done)
+                acknowledged.append(done)
+            await asyncio.wait_for(asyncio.gather(*acknowledged), self.timeout)
+        except (KafkaError, TimeoutError) as error:
+            raise ServedWriteError(_FAILED.format(error=error or "timed out")) from error
 
     def close(self) -> None:
         with self._lock:
@@ -104,13 +110,35 @@ class ServedQuestions:
         with self._lock:
             if self._producer is None:
                 try:
-                    self._producer = KafkaProducer(
+                    producer = KafkaProducer(
                         **self._config,
                         acks="all",
                         enable_idempotence=True,
-                        linger_ms=0,
                         max_block_ms=int(self.timeout * 1000),
                     )
+                    producer.partitions_for(self.topic)  # the metadata every send needs
                 except KafkaError as error:
                     raise ServedWriteError(_FAILED.format(error=error)) from error
+                self._producer = producer
             return self._producer
+
+
+def _settle_soon(
+    loop: asyncio.AbstractEventLoop, done: asyncio.Future[None], error: None, _: object
+) -> None:
+    loop.call_soon_threadsafe(_settle, done, error)
+
+
+def _fail_soon(
+    loop: asyncio.AbstractEventLoop, done: asyncio.Future[None], error: BaseException
+) -> None:
+    loop.call_soon_threadsafe(_settle, done, error)
+
+
+def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
+    if done.done():  # the request timed out meanwhile
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
