@@ -11,7 +11,6 @@ pins it.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterator
 
@@ -21,7 +20,6 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
-    HistogramMetricFamily,
     InfoMetricFamily,
     Metric,
 )
@@ -29,9 +27,10 @@ from prometheus_client.registry import Collector
 
 import service
 from service.events import RejectReason
-from service.feedback.joins import LABEL_DELAY_BUCKETS
+from service.feedback.metrics import feedback_families
 from service.ingest.status import ConsumerState
 from service.learner import Learner
+from service.readings import METRIC_SUFFIXES
 from service.strategies.manager import ManagerStats
 
 __all__ = ["LearnerCollector", "ServiceMetrics"]
@@ -47,14 +46,6 @@ PREDICT_BUCKETS = (
 PREDICT_ENDPOINTS = ("predict", "predict_batch")
 # Pickling a logistic regression takes ~0.1 ms, a forest of 10 trees ~0.3 s.
 CHECKPOINT_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-
-# River's names for the task metrics, as exported: (metric key, metric name suffix).
-_EXPORTED = {
-    "accuracy": "accuracy_ratio",
-    "log_loss": "log_loss",
-    "mae": "mae",
-    "rmse": "rmse",
-}
 
 
 class ServiceMetrics:
@@ -170,13 +161,13 @@ class LearnerCollector(Collector):
         yield info
         for key, value in values.cumulative.items():
             yield _gauge(
-                f"driftline_prequential_{_EXPORTED[key]}",
+                f"driftline_prequential_{METRIC_SUFFIXES[key]}",
                 f"Prequential {key} over every event learned (River's progressive validation).",
                 value,
             )
         for key, value in values.rolling.items():
             yield _gauge(
-                f"driftline_rolling_{_EXPORTED[key]}",
+                f"driftline_rolling_{METRIC_SUFFIXES[key]}",
                 f"Prequential {key} over the last driftline_rolling_window_events events.",
                 value,
             )
@@ -236,7 +227,7 @@ class LearnerCollector(Collector):
                 consumer.last_learned_wall_time,
             )
         yield from self._strategy(strategy)
-        yield from self._feedback()
+        yield from feedback_families(self._learner.feedback_values())
         yield from self._drift()
         build = InfoMetricFamily("driftline_build", "Versions of Driftline and its engines.")
         build.add_metric(
@@ -248,60 +239,6 @@ class LearnerCollector(Collector):
             },
         )
         yield build
-
-    def _feedback(self) -> Iterator[Metric]:
-        """Questions, answers, the pending store and the accuracy of what was served."""
-        values = self._learner.feedback_values()
-        yield _gauge(
-            "driftline_pending_questions",
-            "Questions kept in the pending store, waiting for their labels.",
-            values.pending,
-        )
-        questions = CounterMetricFamily(
-            "driftline_questions",
-            "Questions predicted and kept until their labels, by source (served, streamed).",
-            labels=["source"],
-        )
-        joined = CounterMetricFamily(
-            "driftline_answers_joined",
-            "Answers joined to their questions, by the question's source.",
-            labels=["source"],
-        )
-        for source, count in values.questions.items():
-            questions.add_metric([source], count)
-            joined.add_metric([source], values.joined[source])
-        yield questions
-        yield joined
-        expired = CounterMetricFamily(
-            "driftline_questions_expired",
-            "Questions that expired unanswered, by cause (ttl, capacity).",
-            labels=["cause"],
-        )
-        for cause, count in values.expired.items():
-            expired.add_metric([cause], count)
-        yield expired
-        delay = HistogramMetricFamily(
-            "driftline_label_delay_seconds",
-            "Time from a question to its answer, by the records' own clocks.",
-        )
-        cumulative, buckets = 0, []
-        for bound, count in zip((*LABEL_DELAY_BUCKETS, math.inf), values.delay_counts, strict=True):
-            cumulative += count
-            buckets.append((_bound(bound), cumulative))
-        delay.add_metric([], buckets, sum_value=values.delay_sum)
-        yield delay
-        by_metric: dict[str, GaugeMetricFamily] = {}
-        for source, joined_values in values.joined_metrics.items():
-            for key, value in joined_values.items():
-                family = by_metric.get(key)
-                if family is None:
-                    family = by_metric[key] = GaugeMetricFamily(
-                        f"driftline_joined_{_EXPORTED[key]}",
-                        f"Prequential {key} of predictions joined to their labels, by source.",
-                        labels=["source"],
-                    )
-                family.add_metric([source], value)
-        yield from by_metric.values()
 
     def _strategy(self, stats: ManagerStats) -> Iterator[Metric]:
         name = stats["strategy"]
@@ -438,10 +375,6 @@ class LearnerCollector(Collector):
                 f"PSI of the {name}s' recent window against their reference.",
                 psi,
             )
-
-
-def _bound(bound: float) -> str:
-    return "+Inf" if bound == math.inf else repr(float(bound))
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

@@ -17,6 +17,7 @@ from service.feedback.pending import Source
 from service.models import Task
 
 __all__ = [
+    "METRIC_SUFFIXES",
     "Answers",
     "DriftValues",
     "FeedbackValues",
@@ -29,6 +30,14 @@ __all__ = [
     "served_answer",
 ]
 
+
+#: How each prequential metric is named in Prometheus: ``driftline_<scope>_<suffix>``.
+METRIC_SUFFIXES = {
+    "accuracy": "accuracy_ratio",
+    "log_loss": "log_loss",
+    "mae": "mae",
+    "rmse": "rmse",
+}
 
 _CLASSIFICATION_METRICS = ("accuracy", "log_loss")
 _REGRESSION_METRICS = ("mae", "rmse")

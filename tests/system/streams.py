@@ -23,7 +23,9 @@ __all__ = [
     "assert_equivalent_to_river",
     "produce",
     "read_back",
+    "read_back_examples",
     "read_back_merged",
+    "records",
     "start_producing",
 ]
 
@@ -51,8 +53,8 @@ def start_producing(
     return subprocess.Popen(producer_command(bootstrap_servers, topic, *source, rate=rate))
 
 
-def read_back(bootstrap_servers: str, topic: str, count: int) -> list[tuple[dict, Any]]:
-    """The events exactly as Kafka holds them, in offset order (one partition)."""
+def records(bootstrap_servers: str, topic: str, count: int) -> list[Any]:
+    """The first ``count`` records of every partition of ``topic``, as Kafka holds them."""
     consumer = KafkaConsumer(
         topic,
         bootstrap_servers=bootstrap_servers,
@@ -60,35 +62,41 @@ def read_back(bootstrap_servers: str, topic: str, count: int) -> list[tuple[dict
         enable_auto_commit=False,
         consumer_timeout_ms=10_000,
     )
-    events = []
+    found = []
     for record in consumer:
-        event = orjson.loads(record.value)
-        events.append((event["features"], event["label"]))
-        if len(events) == count:
+        found.append(record)
+        if len(found) == count:
             break
     consumer.close()
-    assert len(events) == count
-    return events
+    assert len(found) == count
+    return found
+
+
+def read_back(bootstrap_servers: str, topic: str, count: int) -> list[tuple[dict, Any]]:
+    """The events exactly as Kafka holds them, in offset order (one partition)."""
+    events = (orjson.loads(record.value) for record in records(bootstrap_servers, topic, count))
+    return [(event["features"], event["label"]) for event in events]
 
 
 def read_back_merged(bootstrap_servers: str, topic: str, count: int) -> list[tuple[dict, Any]]:
     """The events of every partition, in the order the service learns a backlog of them."""
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=10_000,
-    )
-    records = []
-    for record in consumer:
-        records.append(record)
-        if len(records) == count:
-            break
-    consumer.close()
-    assert len(records) == count
-    events = (orjson.loads(record.value) for record in merged(records))
+    found = records(bootstrap_servers, topic, count)
+    events = (orjson.loads(record.value) for record in merged(found))
     return [(event["features"], event["label"]) for event in events]
+
+
+def read_back_examples(bootstrap_servers: str, topic: str, count: int) -> list[tuple[dict, Any]]:
+    """The examples behind ``count`` questions and answers, in the order of their ids."""
+    features: dict[int, dict] = {}
+    labels: dict[int, Any] = {}
+    for record in records(bootstrap_servers, topic, count):
+        document = orjson.loads(record.value)
+        if "features" in document:
+            features[int(document["id"])] = document["features"]
+        else:
+            labels[int(document["id"])] = document["label"]
+    assert features.keys() == labels.keys()
+    return [(features[i], labels[i]) for i in sorted(features)]
 
 
 def river_oracle(model_name: str, events: list[tuple[dict, Any]]) -> tuple[Any, Any]:

@@ -17,42 +17,16 @@ from typing import Any
 
 import orjson
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 from river import evaluate, metrics
 
 from service.models import build_model
 from tests.fixtures.service import ServiceProcess
-from tests.system.streams import produce, start_producing
+from tests.system.streams import produce, read_back_examples, start_producing
 
 pytestmark = pytest.mark.kafka
 
 KEY = "feedback-test-key-0123456789abcdef"
-
-
-def read_back_examples(bootstrap_servers: str, topic: str, messages: int) -> list[tuple[dict, Any]]:
-    """The examples behind a topic of questions and answers, in the order of their ids."""
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=10_000,
-    )
-    features: dict[int, dict] = {}
-    labels: dict[int, Any] = {}
-    read = 0
-    for record in consumer:
-        document = orjson.loads(record.value)
-        if "features" in document:
-            features[int(document["id"])] = document["features"]
-        else:
-            labels[int(document["id"])] = document["label"]
-        read += 1
-        if read == messages:
-            break
-    consumer.close()
-    assert read == messages and features.keys() == labels.keys()
-    return [(features[i], labels[i]) for i in sorted(features)]
 
 
 def river_delayed(model_name: str, examples: list[tuple[dict, Any]], delay: int) -> Any:
