@@ -1,13 +1,12 @@
 """Which features a model learned as numbers and which as strings, and refusing a mix.
 
 River's trees keep a number and a string of the same feature in one splitter and raise half-way
-through ``learn_one`` when they meet both; the scalers raise on any string. So the learner
-refuses, before anything learns, a string for a model that takes numbers only, and a feature
-whose kind differs from the one the model learned.
+through ``learn_one`` when they meet both. So the learner refuses, before anything learns, a
+feature whose kind differs from the one the model learned.
 
 Examples
 --------
->>> kinds = FeatureKinds(numeric_only=False, model="hoeffding")
+>>> kinds = FeatureKinds()
 >>> kinds.remember({"colour": "red", "size": 1.0})
 >>> kinds.check({"colour": 3.0})
 Traceback (most recent call last):
@@ -30,9 +29,7 @@ class FeatureKindError(DriftlineError):
 class FeatureKinds:
     """The kind each feature was learned as, once any string has been; plain, picklable."""
 
-    def __init__(self, numeric_only: bool, model: str) -> None:
-        self.numeric_only = numeric_only
-        self.model = model
+    def __init__(self) -> None:
         self.numeric: set[str] = set()
         self.nominal: set[str] = set()
 
@@ -41,15 +38,11 @@ class FeatureKinds:
         return bool(self.nominal) or str in map(type, x.values())
 
     def check(self, x: dict[str, FeatureValue]) -> None:
-        """Raise :class:`FeatureKindError` for a string this model cannot take: any, or one
-        where it learned a number (and for a number where it learned a string)."""
+        """Raise :class:`FeatureKindError` for a string where the model learned a number, and
+        for a number where it learned a string."""
         numeric, nominal = self.numeric, self.nominal
         for name, value in x.items():
             if isinstance(value, str):
-                if self.numeric_only:
-                    raise FeatureKindError(
-                        f"feature {name!r} is a string; model {self.model!r} learns numbers only"
-                    )
                 if name in numeric:
                     raise FeatureKindError(
                         f"feature {name!r} is a string; the model learned numbers"
@@ -58,10 +51,7 @@ class FeatureKinds:
                 raise FeatureKindError(f"feature {name!r} is a number; the model learned strings")
 
     def remember(self, x: dict[str, FeatureValue]) -> None:
-        """Note the kinds of a learned event's features (nothing to keep for a numbers-only
-        model: it never learns a string)."""
-        if self.numeric_only:
-            return
+        """Note the kinds of a learned event's features."""
         if str not in map(type, x.values()):
             self.numeric.update(x)
             return

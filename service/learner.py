@@ -120,11 +120,12 @@ class Learner:
         # A regressor's prediction is clipped to the labels' bound: never further from any
         # label it may be scored on, and its error squared stays finite.
         self.max_magnitude = max_magnitude
-        if classes is None and getattr(manager.model, "_multiclass", True) is False:
+        binary = getattr(manager.model, "_multiclass", True) is False
+        if classes is None and manager.task == "classification" and binary:
             classes = BINARY_CLASSES  # River's binary models read any truthy label as True
         self.labels = LabelGate(manager.task, classes)
         self.spec = manager.spec
-        self._kinds = FeatureKinds(manager.spec.numeric_only, manager.spec.name)
+        self._kinds = FeatureKinds()
         self.drift = drift
         self.task: Task = manager.task
         self.lock = threading.Lock()
@@ -346,10 +347,9 @@ class Learner:
         self._reader_waiting = True
         with self.lock:
             kinds = self._kinds
-            if not kinds.numeric_only:  # a scaler scores an unseen string as 0, a tree raises
-                for x in instances:
-                    if kinds.needs_check(x):
-                        self._check_kinds(x)
+            for x in instances:  # a tree raises on a feature of the other kind
+                if kinds.needs_check(x):
+                    self._check_kinds(x)
             return Answers(
                 [self._predict_unlocked(x) for x in instances],
                 self.manager.version,

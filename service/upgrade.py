@@ -25,7 +25,7 @@ def upgrade_learner_state(state: dict[str, Any]) -> None:
     """Give a learner's pickled state every part today's learner has, in place."""
     state.setdefault("max_magnitude", DEFAULT_MAX_MAGNITUDE)
     if "_kinds" not in state:
-        kinds = FeatureKinds(state["spec"].numeric_only, state["spec"].name)
+        kinds = FeatureKinds()
         kinds.numeric = state.pop("_numeric_features", set())
         kinds.nominal = state.pop("_nominal_features", set())
         state.pop("_numeric_only", None)

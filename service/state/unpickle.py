@@ -60,12 +60,46 @@ ALLOWED_NAMES: frozenset[tuple[str, str]] = frozenset(
     # River: the registry's models and what they hold
     | _names("river._river_rust.drift", "AdaptiveWindowing")
     | _names("river._river_rust.stats", "RsEWMean")
-    | _names("river._river_rust.vectordict", "VectorDict")
+    | _names("river._river_rust.vectordict", "VectorDict euclidean_distance_tuple")
     | _names("river.compose.pipeline", "Pipeline")
     | _names("river.linear_model.lin_reg", "LinearRegression")
     | _names("river.linear_model.log_reg", "LogisticRegression")
+    | _names("river.linear_model.alma", "ALMAClassifier")
+    | _names(
+        "river.linear_model.pa",
+        "PAClassifier PARegressor PAClassifier._calc_tau_0 PAClassifier._calc_tau_1 "
+        "PAClassifier._calc_tau_2 PARegressor._calc_tau_0 PARegressor._calc_tau_1 "
+        "PARegressor._calc_tau_2",
+    )
+    | _names("river.multiclass.ovr", "OneVsRestClassifier")
+    | _names("river.dummy", "NoChangeClassifier StatisticRegressor")
+    | _names("river.stats.shift", "Shift")
+    | _names("river.neighbors.knn_classifier", "KNNClassifier")
+    | _names("river.neighbors.knn_regressor", "KNNRegressor")
+    | _names("river.neighbors.ann.swinn", "SWINN")
+    | _names("river.neighbors.ann.nn_vertex", "Vertex")
+    | _names(
+        "river.ensemble.bagging",
+        "LeveragingBaggingClassifier LeveragingBaggingClassifier._leveraging_bag "
+        "LeveragingBaggingClassifier._leveraging_bag_me "
+        "LeveragingBaggingClassifier._leveraging_bag_half "
+        "LeveragingBaggingClassifier._leveraging_bag_wt "
+        "LeveragingBaggingClassifier._leveraging_subag",
+    )
+    | _names(
+        "river.ensemble.streaming_random_patches",
+        "SRPClassifier SRPRegressor BaseSRPClassifier BaseSRPRegressor",
+    )
+    | _names("river.forest.aggregated_mondrian_forest", "AMFClassifier AMFRegressor")
+    | _names("river.tree.mondrian.mondrian_tree_classifier", "MondrianTreeClassifier")
+    | _names("river.tree.mondrian.mondrian_tree_regressor", "MondrianTreeRegressor")
+    | _names(
+        "river.tree.mondrian.mondrian_tree_nodes",
+        "MondrianBranchClassifier MondrianLeafClassifier MondrianBranchRegressor "
+        "MondrianLeafRegressor",
+    )
     | _names("river.optim.initializers", "Zeros")
-    | _names("river.optim.losses", "Log Squared")
+    | _names("river.optim.losses", "Log Squared Hinge EpsilonInsensitiveHinge")
     | _names("river.optim.schedulers", "Constant")
     | _names("river.optim.sgd", "SGD")
     | _names("river.naive_bayes.gaussian", "GaussianNB GaussianNB._make_gaussian")
@@ -127,7 +161,7 @@ ALLOWED_NAMES: frozenset[tuple[str, str]] = frozenset(
     | _names("service.feedback.pending", "PendingStore Question")
     | _names("service.labels", "LabelGate")
     | _names("service.prequential", "Prequential")
-    | _names("service.models", "FlooredStandardScaler ModelSpec build_model")
+    | _names("service.models", "FlooredStandardScaler ModelSpec OneHotStrings build_model")
     | _names("service.rolling", "RollingMean")
     | _names("service.drift.concept", "ConceptDriftMonitor")
     | _names("service.drift.data", "DataDriftMonitor DistributionDriftMonitor")

@@ -33,8 +33,8 @@ numbers = st.one_of(
 texts = st.sampled_from(["red", "blue", ""])
 
 
-def _features(numeric_only: bool) -> st.SearchStrategy[dict[str, Any]]:
-    values = numbers if numeric_only else st.one_of(numbers, texts, st.booleans())
+def _features() -> st.SearchStrategy[dict[str, Any]]:
+    values = st.one_of(numbers, texts, st.booleans())
     return st.dictionaries(st.sampled_from(["a", "b", "c"]), values, min_size=1)
 
 
@@ -53,7 +53,7 @@ def test_no_event_within_the_bound_makes_an_answer_or_a_metric_non_finite(
     name: str, data: st.DataObject
 ) -> None:
     spec = build_model(name)
-    features = _features(spec.numeric_only)
+    features = _features()
     label = numbers if spec.task == "regression" else st.booleans()
     events = data.draw(st.lists(st.tuples(features, label), min_size=1, max_size=30))
     drift = DriftWatch(DriftConfig(window=5, every=5), spec.task)
@@ -62,7 +62,7 @@ def test_no_event_within_the_bound_makes_an_answer_or_a_metric_non_finite(
         try:
             learner.learn(Event(x, y), partition=0, offset=offset)
         except EventError:  # a string where the model learned a number: refused, unlearned
-            assert not spec.numeric_only
+            continue
     values = learner.values()
     assert _finite(values.cumulative) and _finite(values.rolling), values
     for x in data.draw(st.lists(features, min_size=1, max_size=3)):

@@ -162,8 +162,6 @@ def _stream(task: str, rng: random.Random) -> list[tuple[dict, object]]:
 
 def _learn(learner: Learner, rows: list[tuple[dict, object]]) -> None:
     for offset, (x, y) in enumerate(rows):
-        if learner.spec.numeric_only:
-            x = {k: v for k, v in x.items() if k != "colour"}
         learner.learn(Event(x, label=y), partition=0, offset=offset)
 
 

@@ -28,7 +28,7 @@ MALFORMED: list[tuple[bytes, str]] = [
     (b"{" + b'"a' * 500_000 + b"}", "not_json"),  # a 1 MB message
     (b'{"features": {"x0": 0.5, "x1": 1}, "label": "cat"}', "unknown_label"),
     (b'{"features": {"x0": 0.5, "x1": 1}, "label": 2}', "unknown_label"),
-    (b'{"id": "no-features", "label": true}', "missing_features"),
+    (b'{"id": "no-features", "label": true}', "unknown_id"),  # an answer nobody asked for
     (b"{}", "missing_features"),
 ] + [
     (raw, decoded.reason.value)
