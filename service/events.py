@@ -187,6 +187,26 @@ def _validate(document: Any, max_features: int, max_magnitude: float) -> Event |
     problem = check_features(features, max_features, max_magnitude)
     if problem is not None:
         return problem
+    fields = _label_id_ts(document, max_magnitude)
+    if isinstance(fields, Rejection):
+        return fields
+    label, event_id, ts = fields
+    served = document.get("served")
+    if served is not None:
+        if event_id is None or label is not None:
+            return Rejection(
+                RejectReason.WRONG_TYPE, "'served' belongs to a question: an 'id' and no 'label'"
+            )
+        served = _served(served, max_magnitude)
+        if isinstance(served, Rejection):
+            return served
+    return Event(features=features, label=label, id=event_id, ts=ts, served=served)
+
+
+def _label_id_ts(
+    document: dict[str, Any], max_magnitude: float
+) -> tuple[Label | None, str | None, float | None] | Rejection:
+    """The optional ``label``, ``id`` and ``ts`` of an event or an answer, checked."""
     label = document.get("label")
     if label is not None and not isinstance(label, bool | int | float | str):
         return Rejection(RejectReason.WRONG_TYPE, "'label' must be a bool, number or string")
@@ -204,31 +224,23 @@ def _validate(document: Any, max_features: int, max_magnitude: float) -> Event |
         if not math.isfinite(ts):
             return Rejection(RejectReason.NON_FINITE, "'ts' is not a finite number")
         ts = float(ts)
-    served = document.get("served")
-    if served is not None:
-        if event_id is None or label is not None:
-            return Rejection(
-                RejectReason.WRONG_TYPE, "'served' belongs to a question: an 'id' and no 'label'"
-            )
-        served = _served(served, max_magnitude)
-        if isinstance(served, Rejection):
-            return served
-    return Event(features=features, label=label, id=event_id, ts=ts, served=served)
+    return label, event_id, ts
 
 
 def _answer(document: dict[str, Any], max_magnitude: float) -> Answer | Rejection:
-    """An answer: a string id and a label, no features (``ts`` checked as for an event)."""
+    """An answer: a string id and a label, no features."""
     if "features" in document:  # "features": null
         return Rejection(RejectReason.WRONG_TYPE, "'features' is not an object")
-    event = _validate({**document, "features": {"_": 0.0}}, 1, max_magnitude)
-    if isinstance(event, Rejection):
-        return event
-    assert isinstance(event, Event) and event.label is not None
-    if event.id is None:
-        return Rejection(RejectReason.WRONG_TYPE, "'id' must be a string")
-    if event.served is not None:
+    if "served" in document:
         return Rejection(RejectReason.WRONG_TYPE, "an answer carries no 'served' prediction")
-    return Answer(event.id, event.label, event.ts)
+    fields = _label_id_ts(document, max_magnitude)
+    if isinstance(fields, Rejection):
+        return fields
+    label, event_id, ts = fields
+    assert label is not None  # an answer is an id and a label: see _validate
+    if event_id is None:
+        return Rejection(RejectReason.WRONG_TYPE, "'id' must be a string")
+    return Answer(event_id, label, ts)
 
 
 def _served(served: Any, max_magnitude: float) -> ServedPrediction | Rejection:

@@ -135,7 +135,9 @@ class Learner:
         self.learned_at: float | None = None
         self._reader_waiting = False
         self.evaluation = Prequential(self.task, rolling_window)
-        self.pending = pending or PendingStore(DEFAULT_PENDING_MAX, DEFAULT_PENDING_TTL_SECONDS)
+        if pending is None:
+            pending = PendingStore(DEFAULT_PENDING_MAX, DEFAULT_PENDING_TTL_SECONDS)
+        self.pending = pending
         self.questions: dict[Source, int] = dict.fromkeys(SOURCES, 0)
         self.joins = JoinMetrics(self.task)
 

@@ -97,11 +97,11 @@ class PendingStore:
     def ask(self, question_id: str, question: Question) -> RejectReason | None:
         """Keep a question; ``duplicate_question`` (and nothing kept) if its id is waiting."""
         waiting = self._waiting
+        if question.asked_at is not None:  # what is too old by now leaves first
+            self.expire(question.asked_at)
         if question_id in waiting:
             return RejectReason.DUPLICATE_QUESTION
         self._left.pop(question_id, None)  # asked again after it left: a new question
-        if question.asked_at is not None:
-            self.expire(question.asked_at)
         while len(waiting) >= self.max_size:
             oldest, _ = waiting.popitem(last=False)
             self._leave(oldest, _EXPIRED)

@@ -104,3 +104,12 @@ def test_any_sequence_stays_bounded_and_every_outcome_is_named(ops: list) -> Non
         assert len(store) <= 8 and len(store._left) <= 8
     # Every question asked is waiting, joined or expired: none vanished.
     assert asked == len(store) + joined + sum(store.expired.values())
+
+
+def test_a_question_asked_again_after_its_first_expired_is_a_new_question() -> None:
+    store = PendingStore(max_size=10, ttl_seconds=60.0)
+    store.ask("a", question(asked_at=0.0))
+    assert store.ask("a", question(asked_at=100.0)) is None  # the first one expired
+    kept = store.take("a", now=101.0)
+    assert isinstance(kept, Question) and kept.asked_at == 100.0
+    assert store.expired["ttl"] == 1

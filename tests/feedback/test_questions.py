@@ -15,8 +15,10 @@ import pytest
 from river import linear_model
 
 from producer.scenarios import make_scenario
+from service.config import Settings
 from service.drift.watch import DriftConfig, DriftWatch
 from service.events import Answer, Event, RejectReason, ServedPrediction
+from service.factory import build_learner
 from service.learner import EventError, LabelError, Learner
 from service.strategies.config import StrategyConfig
 
@@ -159,3 +161,12 @@ def test_drift_alarms_and_triggered_rebuilds_act_on_joined_outcomes() -> None:
     assert drift is not None and drift.alarms[("adwin", "concept")] >= 1
     retrains = learner.strategy_stats()["retrains"]
     assert sum(count for (trigger, _), count in retrains.items() if trigger == "drift") >= 1
+
+
+def test_the_service_builds_its_pending_store_from_the_settings() -> None:
+    learner = build_learner(Settings(pending_max=3, pending_ttl_s=10.0))
+    assert (learner.pending.max_size, learner.pending.ttl_seconds) == (3, 10.0)
+    for offset in range(5):
+        learner.learn(Event({"x": 1.0}, id=str(offset)), 0, offset)
+    values = learner.feedback_values()
+    assert values.pending == 3 and values.expired["capacity"] == 2

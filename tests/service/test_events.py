@@ -110,3 +110,35 @@ def test_a_null_value_is_a_null_value_rejection_not_a_crash(raw: bytes | None) -
         assert decoded == Rejection(
             RejectReason.NULL_VALUE, "the record has no value (a tombstone)"
         )
+
+
+@pytest.mark.parametrize(
+    ("raw", "decoded"),
+    [
+        (b'{"id": "a", "label": true}', Answer("a", True)),
+        (b'{"id": "a", "label": 2.5, "ts": 10}', Answer("a", 2.5, 10.0)),
+        (b'{"id": null, "label": true}', RejectReason.WRONG_TYPE),
+        (b'{"id": "a", "label": true, "features": null}', RejectReason.WRONG_TYPE),
+        (b'{"id": "a", "label": 1e300}', RejectReason.OUT_OF_RANGE),
+        (b'{"id": "a", "label": true, "served": {"model_version": 1}}', RejectReason.WRONG_TYPE),
+        (b'{"id": "a", "label": null}', RejectReason.MISSING_FEATURES),
+        (
+            b'{"id": "a", "features": {"x": 1}, "served": {"model_version": 0}}',
+            RejectReason.WRONG_TYPE,
+        ),
+        (b'{"features": {"x": 1}, "served": {"model_version": 1}}', RejectReason.WRONG_TYPE),
+        (
+            b'{"id": "a", "features": {"x": 1}, "served": '
+            b'{"model_version": 2, "probabilities": [[true, 1.5]]}}',
+            RejectReason.WRONG_TYPE,
+        ),
+    ],
+)
+def test_an_answer_and_a_served_question_are_checked_as_strictly_as_an_event(
+    raw: bytes, decoded: object
+) -> None:
+    result = decode_event(raw)
+    if isinstance(decoded, RejectReason):
+        assert isinstance(result, Rejection) and result.reason is decoded, result
+    else:
+        assert result == decoded
