@@ -377,6 +377,7 @@ class Learner:
                 cumulative=self.evaluation.cumulative_values(),
                 rolling=self.evaluation.rolling_values(),
                 rolling_count=len(self.evaluation.rolling_label),
+                agreement=self.evaluation.agreement_values(),
                 learned_at=self.learned_at,
             )
 

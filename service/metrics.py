@@ -48,6 +48,15 @@ PREDICT_ENDPOINTS = ("predict", "predict_batch")
 CHECKPOINT_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
+# A classifier's agreements, as exported (see service.prequential).
+_AGREEMENT = {
+    "kappa": "driftline_prequential_kappa",
+    "kappa_temporal": "driftline_prequential_kappa_temporal",
+    "rolling_kappa": "driftline_rolling_kappa",
+    "rolling_kappa_temporal": "driftline_rolling_kappa_temporal",
+}
+
+
 class ServiceMetrics:
     """The counters and histograms the consumer and the API move."""
 
@@ -169,6 +178,12 @@ class LearnerCollector(Collector):
             yield _gauge(
                 f"driftline_rolling_{METRIC_SUFFIXES[key]}",
                 f"Prequential {key} over the last driftline_rolling_window_events events.",
+                value,
+            )
+        for key, value in values.agreement.items():
+            yield _gauge(
+                _AGREEMENT[key],
+                f"Classifiers: {key.replace('_', ' ')} of the serving model's predictions.",
                 value,
             )
         yield _gauge(

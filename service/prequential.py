@@ -5,6 +5,12 @@ classifier, ``MAE() + RMSE()`` for a regressor) and the same two over a rolling 
 scores one answer at a time exactly as ``evaluate.progressive_val_score`` updates its metric:
 an answer that is no prediction (``None`` or ``{}``) updates nothing.
 
+For a classifier it also keeps two agreements that autocorrelation cannot fool, cumulative and
+rolling: Cohen's kappa (against chance) and kappa-temporal (Žliobaitė et al., 2015: against
+the no-change classifier, which predicts the previous label). On a stream whose labels come in
+runs, a model can be 90% accurate and still worse than repeating the last label: its
+kappa-temporal is then negative.
+
 Examples
 --------
 >>> evaluation = Prequential("classification", window=2)
@@ -12,6 +18,8 @@ Examples
 ((True, 0.0), (True, 1.0))
 >>> evaluation.cumulative_values()["accuracy"], evaluation.rolling_values()["accuracy"]
 (0.5, 0.5)
+>>> evaluation.agreement_values()["kappa_temporal"]  # no-change was never right: p0
+0.5
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from river import metrics
+from river import metrics, stats, utils
 
 from service.events import Label
 from service.models import Task
@@ -27,6 +35,9 @@ from service.readings import metric_names
 from service.rolling import RollingMean
 
 __all__ = ["Prequential"]
+
+_NO_LABEL: Any = object()
+"""The no-change classifier's prediction before the first label."""
 
 
 class Prequential:
@@ -47,16 +58,26 @@ class Prequential:
         # loss for a classifier, the absolute and the squared error for a regressor.
         self.rolling_label = RollingMean(window)
         self._rolling_score = RollingMean(window)
+        if task == "classification":
+            self.kappa = metrics.CohenKappa()
+            self.rolling_kappa: Any = utils.Rolling(metrics.CohenKappa, window_size=window)
+            self._previous: Any = _NO_LABEL
+            self._nochange = stats.Mean()  # right (1.0) or wrong, the no-change classifier
+            self._rolling_nochange = RollingMean(window)
 
     def score(self, y: Label, answer: Any) -> tuple[Any, float | None]:
         """Update the metrics with one answer; the prediction and its prequential error
         (1.0 wrong / 0.0 right, or the absolute error), ``None`` for no prediction."""
-        if answer is None:
-            return None, None
         if self.task == "classification":
+            previous, self._previous = self._previous, y
             if not answer:
                 return None, None
             predicted = max(answer, key=answer.get)
+            nochange = 1.0 if previous is not _NO_LABEL and previous == y else 0.0
+            self._nochange.update(nochange)
+            self._rolling_nochange.add(nochange)
+            self.kappa.update(y, predicted)
+            self.rolling_kappa.update(y, predicted)
             self._label_metric.update(y, predicted)
             # LogLoss.update is the mean of _eval's per-event loss: compute it once, use it twice.
             loss = self._score_metric._eval(y, answer)
@@ -65,6 +86,8 @@ class Prequential:
             self.rolling_label.add(1.0 - error)
             self._rolling_score.add(loss)
             return predicted, error
+        if answer is None:
+            return None, None
         self._label_metric.update(y, answer)
         self._score_metric.update(y, answer)
         error = abs(float(y) - answer)
@@ -86,6 +109,21 @@ class Prequential:
             score = math.sqrt(score)  # the mean squared error's root
         return {names[0]: label, names[1]: score}
 
+    def agreement_values(self) -> dict[str, float]:
+        """Cohen's kappa and kappa-temporal, cumulative and rolling (a classifier's; 0 before
+        the first prediction, and 0 where the no-change classifier is never wrong)."""
+        if self.task != "classification":
+            return {}
+        accuracy = self._label_metric.get()
+        rolling_accuracy = self.rolling_label.get() if len(self.rolling_label) else 0.0
+        rolling_nochange = self._rolling_nochange.get() if len(self._rolling_nochange) else 0.0
+        return {
+            "kappa": self.kappa.get(),
+            "kappa_temporal": _kappa_temporal(accuracy, self._nochange.get()),
+            "rolling_kappa": self.rolling_kappa.get(),
+            "rolling_kappa_temporal": _kappa_temporal(rolling_accuracy, rolling_nochange),
+        }
+
     @classmethod
     def restored(cls, state: dict[str, Any]) -> Prequential:
         """The evaluation a learner of an earlier release kept in fields of its own."""
@@ -98,3 +136,10 @@ class Prequential:
         state.pop("_label_metric", None)
         state.pop("_score_metric", None)
         return evaluation
+
+
+def _kappa_temporal(accuracy: float, nochange_accuracy: float) -> float:
+    """(p0 − p_nochange) / (1 − p_nochange); 0 when the no-change classifier is never wrong."""
+    if nochange_accuracy >= 1.0:
+        return 0.0
+    return (accuracy - nochange_accuracy) / (1.0 - nochange_accuracy)

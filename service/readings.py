@@ -77,6 +77,8 @@ class MetricValues:
     rolling: dict[str, float]
     rolling_count: int
     learned_at: float | None = field(default=None)
+    agreement: dict[str, float] = field(default_factory=dict)
+    """A classifier's Cohen's kappa and kappa-temporal, cumulative and rolling."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -323,6 +323,7 @@ def describe_model(learner: LearnerDep) -> ModelPublic:
             rolling=values.rolling,
             window=learner.rolling_window,
             window_filled=values.rolling_count,
+            agreement=values.agreement,
         ),
     )
 

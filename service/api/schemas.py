@@ -93,6 +93,13 @@ class PrequentialMetrics(BaseModel):
     rolling: dict[str, float]
     window: int
     window_filled: int
+    agreement: dict[str, float] = Field(
+        default_factory=dict,
+        description=(
+            "Classifiers: Cohen's kappa and kappa-temporal (against the no-change classifier), "
+            "cumulative and rolling: kappa, kappa_temporal, rolling_kappa, rolling_kappa_temporal."
+        ),
+    )
 
 
 class ModelPublic(BaseModel):
