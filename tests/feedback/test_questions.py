@@ -12,6 +12,8 @@ from __future__ import annotations
 import pickle
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from river import linear_model
 
 from producer.scenarios import make_scenario
@@ -170,3 +172,51 @@ def test_the_service_builds_its_pending_store_from_the_settings() -> None:
         learner.learn(Event({"x": 1.0}, id=str(offset)), 0, offset)
     values = learner.feedback_values()
     assert values.pending == 3 and values.expired["capacity"] == 2
+
+
+messages = st.lists(
+    st.one_of(
+        st.builds(
+            lambda i, x, ts: Event({"x": x}, id=str(i), ts=ts),
+            st.integers(0, 12),
+            st.floats(-5, 5),
+            st.none() | st.floats(0, 10**6),
+        ),
+        st.builds(
+            lambda i, y, ts: Answer(str(i), y, ts),
+            st.integers(0, 12),
+            st.booleans(),
+            st.none() | st.floats(0, 10**6),
+        ),
+        st.builds(lambda x, y: Event({"x": x}, label=y), st.floats(-5, 5), st.booleans()),
+    ),
+    max_size=80,
+)
+NAMED = {
+    RejectReason.UNKNOWN_ID,
+    RejectReason.EXPIRED_ID,
+    RejectReason.DUPLICATE_ANSWER,
+    RejectReason.DUPLICATE_QUESTION,
+}
+
+
+@settings(max_examples=150, deadline=None)
+@given(messages)
+def test_any_mix_of_questions_answers_and_events_ends_in_named_outcomes(stream: list) -> None:
+    learner = build_learner(Settings(pending_max=5, pending_ttl_s=1_000.0))
+    immediate = 0
+    for offset, message in enumerate(stream):
+        try:
+            learner.learn(message, 0, offset)
+        except EventError as error:
+            assert error.reason in NAMED
+            learner.skip(0, offset)
+            continue
+        immediate += isinstance(message, Event) and message.label is not None
+    values, feedback = learner.values(), learner.feedback_values()
+    assert values.positions == ({0: len(stream)} if stream else {})
+    assert values.events_learned == immediate + sum(feedback.joined.values())
+    assert feedback.pending <= 5
+    assert sum(feedback.questions.values()) == (
+        feedback.pending + sum(feedback.joined.values()) + sum(feedback.expired.values())
+    )

@@ -82,16 +82,29 @@ def test_any_bytes_decode_to_an_event_an_answer_or_a_rejection(raw: bytes) -> No
 
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+served_objects = st.fixed_dictionaries(
+    {},
+    optional={
+        "model_version": scalars,
+        "prediction": scalars,
+        "probabilities": st.none() | st.lists(st.lists(scalars, max_size=3), max_size=3),
+    },
+)
 json_values = (
     scalars
     | st.lists(scalars, max_size=3)
     | st.dictionaries(st.text(max_size=5), scalars, max_size=4)
+    | served_objects
 )
 
 
 # Generation, not decoding, is what can be slow on a busy machine: don't fail on it.
 @settings(suppress_health_check=[HealthCheck.too_slow])
-@given(st.dictionaries(st.sampled_from(["id", "features", "label", "ts", "other"]), json_values))
+@given(
+    st.dictionaries(
+        st.sampled_from(["id", "features", "label", "ts", "served", "other"]), json_values
+    )
+)
 def test_any_json_object_decodes_to_an_event_an_answer_or_a_rejection(document: dict) -> None:
     decoded = decode_event(json.dumps(document).encode())
     assert isinstance(decoded, Event | Answer | Rejection)
