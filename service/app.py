@@ -23,11 +23,12 @@ import service
 from service.api import router
 from service.api.admin import router as admin_router
 from service.api.deps import Runtime
+from service.api.leaderboard import router as leaderboard_router
 from service.api.watermark import router as watermark_router
 from service.config import Settings
 from service.drift.watch import DriftWatch
 from service.errors import DriftlineError
-from service.factory import build_learner, drift_config
+from service.factory import build_learner, candidates_of, drift_config
 from service.feedback.served import ServedQuestions
 from service.ingest.kafka import kafka_client_config
 from service.ingest.status import ConsumerState
@@ -138,6 +139,7 @@ def create_app(
     )
     app.include_router(router)
     app.include_router(watermark_router)
+    app.include_router(leaderboard_router)
     app.include_router(admin_router)
 
     @app.exception_handler(RequestValidationError)
@@ -216,6 +218,11 @@ def restore_or_build_learner(settings: Settings, checkpoints: CheckpointStore | 
     learner.max_magnitude = settings.max_magnitude  # settings, not learned state
     learner.pending.max_size = settings.pending_max  # a smaller one applies at the next question
     learner.pending.ttl_seconds = settings.pending_ttl_s
+    if learner.candidates is None or not settings.candidates:  # the list is a setting
+        learner.candidates = candidates_of(settings, learner.task)
+    else:  # the candidates still listed keep what they learned
+        learner.candidates = learner.candidates.matching(list(settings.candidates))
+        learner.candidates.budget_us = settings.candidates_budget_us
     log.info(
         "restored %s: %d events learned, offsets %s",
         checkpoint.path.name,

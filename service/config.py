@@ -224,6 +224,24 @@ class Settings(BaseSettings, StrategyConfig):
         ),
     )
 
+    # --- candidates --------------------------------------------------------------------
+    candidates: list[str] = Field(
+        [],
+        description=(
+            "Models that learn every labelled outcome beside the serving one, test-then-train, "
+            "as a JSON list of registry names (or module:factory paths) of the same task; "
+            "GET /leaderboard ranks them."
+        ),
+    )
+    candidates_budget_us: float = Field(
+        20_000.0,
+        gt=0,
+        description=(
+            "CPU the candidates may take together per event, in microseconds (averaged over "
+            "1,000 events); past it the costliest one is paused and marked over budget."
+        ),
+    )
+
     # --- questions and answers ---------------------------------------------------------
     pending_max: int = Field(
         DEFAULT_PENDING_MAX,

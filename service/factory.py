@@ -6,13 +6,15 @@ compare``), so that with inline rebuilds the comparison is the service, event fo
 
 from __future__ import annotations
 
+from service.candidates import Candidates
 from service.config import Settings
 from service.drift.watch import DriftConfig, DriftWatch
 from service.feedback.pending import PendingStore
 from service.learner import Learner
+from service.models import Task
 from service.strategies.config import manager_from_config
 
-__all__ = ["build_learner", "drift_config"]
+__all__ = ["build_learner", "candidates_of", "drift_config"]
 
 
 def drift_config(settings: Settings) -> DriftConfig:
@@ -41,5 +43,25 @@ def build_learner(settings: Settings) -> Learner:
     classes = None if settings.classes is None else tuple(settings.classes)
     pending = PendingStore(settings.pending_max, settings.pending_ttl_s)
     return Learner(
-        manager, settings.rolling_window, drift, classes, settings.max_magnitude, pending
+        manager,
+        settings.rolling_window,
+        drift,
+        classes,
+        settings.max_magnitude,
+        pending,
+        candidates_of(settings, manager.task),
+    )
+
+
+def candidates_of(settings: Settings, task: Task) -> Candidates | None:
+    """The candidates the settings list (``None``: none); a model of another task refused."""
+    if not settings.candidates:
+        return None
+    return Candidates(
+        list(settings.candidates),
+        task,
+        settings.rolling_window,
+        seed=settings.seed,
+        budget_us=settings.candidates_budget_us,
+        max_magnitude=settings.max_magnitude,
     )

@@ -44,6 +44,7 @@ import threading
 import time
 from typing import Any
 
+from service.candidates import CandidateRow, Candidates
 from service.drift.watch import DriftWatch
 from service.events import (
     DEFAULT_MAX_MAGNITUDE,
@@ -72,8 +73,7 @@ from service.readings import (
     FeedbackValues,
     MetricValues,
     Prediction,
-    bounded,
-    finite_probabilities,
+    finite_answer,
     kept,
     metric_names,
     served_answer,
@@ -115,6 +115,7 @@ class Learner:
         classes: tuple[Label, ...] | None = None,
         max_magnitude: float = DEFAULT_MAX_MAGNITUDE,
         pending: PendingStore | None = None,
+        candidates: Candidates | None = None,
     ) -> None:
         self.manager = manager
         # A regressor's prediction is clipped to the labels' bound: never further from any
@@ -139,6 +140,7 @@ class Learner:
             pending = PendingStore(DEFAULT_PENDING_MAX, DEFAULT_PENDING_TTL_SECONDS)
         self.pending = pending
         self.questions: dict[Source, int] = dict.fromkeys(SOURCES, 0)
+        self.candidates = candidates
         self.joins = JoinMetrics(self.task)
 
     @classmethod
@@ -194,6 +196,7 @@ class Learner:
     def __setstate__(self, state: dict[str, Any]) -> None:
         if "labels" not in state:  # pickled by an earlier release
             upgrade_learner_state(state)
+        state.setdefault("candidates", None)
         self.__dict__.update(state)
         self.lock = threading.Lock()
 
@@ -264,6 +267,8 @@ class Learner:
         rolling = self.evaluation.rolling_label.get() if manager.reads_rolling_metric else math.nan
         asked = None if question is None else question.contenders
         swapped = manager.after_learning(x, label, error, offset, rolling, alarm, asked)
+        if self.candidates is not None:
+            self.candidates.learn(x, label, None if question is None else question.candidates)
         if swapped and drift is not None:
             # A new model serves: its world is the new reference for data drift.
             drift.reset_references()
@@ -280,7 +285,10 @@ class Learner:
             answer = served_answer(self.task, served, self.max_magnitude)
             source, version = "served", served.model_version
         asked_at = event.ts if event.ts is not None else at
-        question = Question(dict(x), answer, asked_at, source, version, self.manager.ask(x))
+        candidates = {} if self.candidates is None else self.candidates.ask(x)
+        question = Question(
+            dict(x), answer, asked_at, source, version, self.manager.ask(x), candidates
+        )
         refused = self.pending.ask(event.id, question)
         if refused is not None:
             raise EventError(f"question {event.id!r} is already waiting for its answer", refused)
@@ -329,9 +337,7 @@ class Learner:
 
     def _answer(self, x: dict[str, FeatureValue]) -> Any:
         """The model's finite answer: a classifier's probabilities, a regressor's number."""
-        if self.task == "classification":
-            return finite_probabilities(self.model.predict_proba_one(x))
-        return bounded(self.model.predict_one(x), self.max_magnitude)
+        return finite_answer(self.task, self.manager.model, x, self.max_magnitude)
 
     # --- reading (any thread) -----------------------------------------------------------------
 
@@ -380,6 +386,11 @@ class Learner:
                 agreement=self.evaluation.agreement_values(),
                 learned_at=self.learned_at,
             )
+
+    def leaderboard(self) -> list[CandidateRow]:
+        """The candidates ranked, best first (empty without ``DRIFTLINE_CANDIDATES``)."""
+        with self.lock:
+            return [] if self.candidates is None else self.candidates.ranked()
 
     def feedback_values(self) -> FeedbackValues:
         """A consistent reading of the questions, the answers and the pending store."""

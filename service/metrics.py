@@ -26,6 +26,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 import service
+from service.candidates_metrics import candidate_families
 from service.events import RejectReason
 from service.feedback.metrics import feedback_families
 from service.ingest.status import ConsumerState
@@ -243,6 +244,7 @@ class LearnerCollector(Collector):
             )
         yield from self._strategy(strategy)
         yield from feedback_families(self._learner.feedback_values())
+        yield from candidate_families(self._learner.leaderboard())
         yield from self._drift()
         build = InfoMetricFamily("driftline_build", "Versions of Driftline and its engines.")
         build.add_metric(

@@ -24,6 +24,7 @@ __all__ = [
     "MetricValues",
     "Prediction",
     "bounded",
+    "finite_answer",
     "finite_probabilities",
     "kept",
     "metric_names",
@@ -122,6 +123,13 @@ def bounded(predicted: Any, bound: float) -> float | None:
     if value != value:  # NaN
         return None
     return max(-bound, min(bound, value))
+
+
+def finite_answer(task: Task, model: Any, x: dict[str, Any], bound: float) -> Any:
+    """A model's finite answer: a classifier's probabilities, a regressor's clipped number."""
+    if task == "classification":
+        return finite_probabilities(model.predict_proba_one(x))
+    return bounded(model.predict_one(x), bound)
 
 
 def kept(answer: Any) -> Any:

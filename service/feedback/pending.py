@@ -71,6 +71,8 @@ class Question:
     model_version: int = 0
     contenders: dict[int, Any] = field(default_factory=dict)
     """The answers of the challenger and of the champion on probation, by model id."""
+    candidates: dict[str, Any] = field(default_factory=dict)
+    """The answers of the leaderboard's candidates, by name."""
 
 
 class PendingStore:

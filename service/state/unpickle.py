@@ -159,6 +159,7 @@ ALLOWED_NAMES: frozenset[tuple[str, str]] = frozenset(
     # Driftline's own state
     | _names("service.learner", "Learner")
     | _names("service.feature_kinds", "FeatureKinds")
+    | _names("service.candidates", "Candidate Candidates")
     | _names("service.feedback.joins", "JoinMetrics")
     | _names("service.feedback.pending", "PendingStore Question")
     | _names("service.labels", "LabelGate")

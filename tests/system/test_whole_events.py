@@ -1,7 +1,7 @@
 """An event the model cannot learn is refused whole: counts, metrics and answers stay true.
 
-A stranger's stream on the real broker: ordinary events, then a new string feature for a
-model that learns numbers only, numbers beyond the magnitude bound, and ordinary events again.
+A stranger's stream on the real broker: ordinary events, then a string for a feature the model
+learned as a number, numbers beyond the magnitude bound, and ordinary events again.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def test_refused_events_leave_every_count_and_answer_as_the_valid_events_made_th
 ) -> None:
     topic = new_topic(partitions=1)
     refused = [
-        (event(VALID, colour="red"), "wrong_type"),
+        (event(VALID, x1="red"), "wrong_type"),
         (event(VALID + 1, x0=1e200), "out_of_range"),
         (b'{"features": {"x0": 1.7e308}, "label": true}', "out_of_range"),
         (b'{"features": {"x0": 0.5}, "label": 1e200}', "out_of_range"),
