@@ -154,6 +154,7 @@ def scraped_service(
         dead_letter_topic=f"{topic}.dlq",
         group_id=topic,
         rolling_window=ROLLING_WINDOW,
+        candidates='["nochange", "hoeffding"]',  # the leaderboard panel's series
     )
     service.wait_ready()
     prometheus = prometheus_factory(scrape_config(f"127.0.0.1:{service.port}"), [ALERTS])
