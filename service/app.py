@@ -223,6 +223,8 @@ def restore_or_build_learner(settings: Settings, checkpoints: CheckpointStore | 
     else:  # the candidates still listed keep what they learned
         learner.candidates = learner.candidates.matching(list(settings.candidates))
         learner.candidates.budget_us = settings.candidates_budget_us
+        learner.candidates.follow = settings.follow_leader
+        learner.candidates.margin = settings.promotion_margin
     log.info(
         "restored %s: %d events learned, offsets %s",
         checkpoint.path.name,

@@ -24,6 +24,7 @@ Examples
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -38,7 +39,8 @@ from service.readings import finite_answer, kept
 __all__ = ["BUDGET_WINDOW", "Candidate", "CandidateRow", "Candidates"]
 
 BUDGET_WINDOW = 1_000
-"""Events over which the candidates' CPU per event is compared with the budget."""
+"""Events over which the candidates' CPU per event is compared with the budget, and how often
+the leader is considered for serving."""
 
 
 @dataclass(slots=True)
@@ -80,6 +82,8 @@ class Candidates:
         seed: int = 42,
         budget_us: float = math.inf,
         max_magnitude: float = DEFAULT_MAX_MAGNITUDE,
+        follow: bool = False,
+        margin: float = 0.01,
     ) -> None:
         if len(set(names)) < len(names):
             raise DriftlineError(f"a candidate is listed twice: {names}")
@@ -88,6 +92,9 @@ class Candidates:
         self.seed = seed
         self.budget_us = budget_us
         self.max_magnitude = max_magnitude
+        self.follow = follow
+        """Whether the leader is proposed to serve (``DRIFTLINE_FOLLOW_LEADER``)."""
+        self.margin = margin
         self.members = [self._build(name) for name in names]
         self._window_cpu = 0.0
         self._window_events = 0
@@ -107,13 +114,27 @@ class Candidates:
 
     def matching(self, names: list[str]) -> Candidates:
         """These candidates for a new list: the ones still named keep what they learned."""
-        kept_members = {candidate.name: candidate for candidate in self.members}
-        fresh = Candidates([], self.task, self.window, seed=self.seed, budget_us=self.budget_us)
-        fresh.max_magnitude = self.max_magnitude
-        fresh.members = [kept_members.get(name) or fresh._build(name) for name in names]
         if len(set(names)) < len(names):
             raise DriftlineError(f"a candidate is listed twice: {names}")
+        kept_members = {candidate.name: candidate for candidate in self.members}
+        fresh = copy.copy(self)
+        fresh.members = [kept_members.get(name) or self._build(name) for name in names]
         return fresh
+
+    def leader(self, serving: dict[str, float]) -> Candidate | None:
+        """The best active candidate, if its rolling metric beats ``serving``'s (the serving
+        model's rolling values) by more than :attr:`margin` (accuracy points, or a fraction of
+        the MAE), over a full rolling window: worth a shadow run against the serving model."""
+        rows = [row for row in self.ranked() if row.paused is None]
+        if not rows or rows[0].events_learned < self.window:
+            return None
+        best = rows[0]
+        margin = self.margin
+        if self.task == "classification":
+            better = best.rolling["accuracy"] > serving["accuracy"] + margin
+        else:
+            better = best.rolling["mae"] < serving["mae"] * (1.0 - margin)
+        return next(c for c in self.members if c.name == best.name) if better else None
 
     def ask(self, x: dict[str, FeatureValue]) -> dict[str, Any]:
         """The active candidates' answers to a question, kept until its label comes."""
@@ -147,6 +168,11 @@ class Candidates:
         self._window_events += 1
         if self._window_events >= BUDGET_WINDOW:
             self._check_budget()
+
+    @property
+    def due(self) -> bool:
+        """Whether the last :meth:`learn` closed a window: time to consider the leader."""
+        return self.follow and self._window_events == 0
 
     def ranked(self) -> list[CandidateRow]:
         """The candidates best first: by rolling accuracy (highest) or MAE (lowest)."""

@@ -233,6 +233,14 @@ class Settings(BaseSettings, StrategyConfig):
             "GET /leaderboard ranks them."
         ),
     )
+    follow_leader: bool = Field(
+        False,
+        description=(
+            "Every 1,000 events, put a copy of the leading candidate in shadow when its rolling "
+            "metric beats the serving model's by DRIFTLINE_PROMOTION_MARGIN; the "
+            "champion/challenger gate decides whether it serves (trigger leader)."
+        ),
+    )
     candidates_budget_us: float = Field(
         20_000.0,
         gt=0,

@@ -64,4 +64,6 @@ def candidates_of(settings: Settings, task: Task) -> Candidates | None:
         seed=settings.seed,
         budget_us=settings.candidates_budget_us,
         max_magnitude=settings.max_magnitude,
+        follow=settings.follow_leader,
+        margin=settings.promotion_margin,
     )

@@ -39,6 +39,8 @@ True
 
 from __future__ import annotations
 
+import copy
+import logging
 import math
 import threading
 import time
@@ -79,6 +81,7 @@ from service.readings import (
     served_answer,
 )
 from service.strategies.config import StrategyConfig, manager_from_config
+from service.strategies.errors import StrategyError
 from service.strategies.manager import ModelManager
 from service.strategies.promotion import PromotionDecision
 from service.strategies.stats import ManagerStats
@@ -95,6 +98,8 @@ __all__ = [
     "Prediction",
     "metric_names",
 ]
+
+log = logging.getLogger(__name__)
 
 
 _REFUSED_ANSWERS = {
@@ -267,12 +272,26 @@ class Learner:
         rolling = self.evaluation.rolling_label.get() if manager.reads_rolling_metric else math.nan
         asked = None if question is None else question.contenders
         swapped = manager.after_learning(x, label, error, offset, rolling, alarm, asked)
-        if self.candidates is not None:
-            self.candidates.learn(x, label, None if question is None else question.candidates)
+        candidates = self.candidates
+        if candidates is not None:
+            candidates.learn(x, label, None if question is None else question.candidates)
+            if candidates.due:
+                self._propose_leader(candidates)
         if swapped and drift is not None:
             # A new model serves: its world is the new reference for data drift.
             drift.reset_references()
         return error
+
+    def _propose_leader(self, candidates: Candidates) -> None:
+        """Put a copy of a clearly better candidate in shadow: the gate decides if it serves."""
+        leader = candidates.leader(self.evaluation.rolling_values())
+        if leader is None:
+            return
+        try:
+            challenger_id = self.manager.propose(copy.deepcopy(leader.model), trigger="leader")
+        except StrategyError:  # a rebuild, shadow run or probation is under way: next time
+            return
+        log.info("candidate %s leads: proposed as challenger %d", leader.name, challenger_id)
 
     def _ask(self, event: Event, offset: int, at: float | None) -> None:
         """Predict a question (or take the prediction it was served) and keep it by id."""

@@ -42,7 +42,7 @@ __all__ = [
 StrategyName = Literal["online", "static", "periodic", "triggered", "hybrid"]
 STRATEGY_NAMES: tuple[StrategyName, ...] = get_args(StrategyName)
 
-Trigger = Literal["initial", "periodic", "drift", "metric", "manual", "rollback"]
+Trigger = Literal["initial", "periodic", "drift", "metric", "manual", "leader", "rollback"]
 """Why a model version exists: the first model, a scheduled rebuild, a drift alarm, a rolling
 metric below its threshold, an operator's request, or a rollback to an earlier version."""
 TRIGGERS: tuple[Trigger, ...] = get_args(Trigger)

@@ -66,7 +66,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-REBUILD_TRIGGERS: tuple[Trigger, ...] = ("periodic", "drift", "metric", "manual")
+REBUILD_TRIGGERS: tuple[Trigger, ...] = ("periodic", "drift", "metric", "manual", "leader")
 """The triggers that start a rebuild (``initial`` and ``rollback`` make versions directly)."""
 
 # The usual rule of thumb: below 25 discordant pairs the chi-square approximation is poor and
@@ -163,9 +163,11 @@ class DecisionLog:
         self._recent.append(decision)
         if decision.outcome == "rolled_back":
             # It was counted ``promoted`` when it was; this counts what became of it.
-            self._retrains[(decision.trigger, "rolled_back")] += 1
+            key: tuple[Trigger, Outcome] = (decision.trigger, "rolled_back")
+            self._retrains[key] = self._retrains.get(key, 0) + 1
         elif decision.trigger in REBUILD_TRIGGERS:
-            self._retrains[(decision.trigger, decision.outcome)] += 1
+            key = (decision.trigger, decision.outcome)
+            self._retrains[key] = self._retrains.get(key, 0) + 1
         logger.info(
             "challenger %d (%s) %s: %.4f against %.4f, %s p=%.3g over %d events %s",
             decision.challenger_id,
@@ -184,8 +186,12 @@ class DecisionLog:
         return list(self._recent)
 
     def retrains(self) -> dict[tuple[Trigger, Outcome], int]:
-        """Rebuilds by (trigger, outcome); ``rolled_back`` ones were counted ``promoted`` first."""
-        return dict(self._retrains)
+        """Rebuilds by (trigger, outcome); ``rolled_back`` ones were counted ``promoted`` first.
+
+        Every pair exists, at 0 if need be (a log of an earlier release lacks newer triggers).
+        """
+        every = {(t, o): 0 for t in REBUILD_TRIGGERS for o in OUTCOMES}
+        return {**every, **self._retrains}
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,3 +128,33 @@ def test_the_leaderboard_lists_the_serving_model_then_the_candidates_best_first(
     assert body["ranked_by"] == "accuracy"
     assert 'driftline_candidate_rank{candidate="nochange"}' in metrics_text
     assert all(row["cpu_us_per_event"] > 0 for row in body["models"])
+
+
+def test_following_the_leader_serves_a_better_candidate_through_the_gate() -> None:
+    from producer.scenarios import make_scenario
+
+    settings = Settings(
+        model="nochange",
+        candidates=["logreg"],
+        follow_leader=True,
+        rolling_window=500,
+        rebuild_background=False,
+    )
+    learner = build_learner(settings)
+    for offset, (x, y) in enumerate(make_scenario("stationary", n=4_000, seed=5)):
+        learner.learn(Event(x, label=y), 0, offset)
+    versions, decisions = learner.versions()
+    assert (decisions[0].trigger, decisions[0].outcome) == ("leader", "promoted")
+    assert versions[-1].trigger == "leader" and learner.model_version > 1
+    # The served model now is the logistic regression: it beats repeating the last label.
+    assert learner.values().rolling["accuracy"] > 0.8
+    assert learner.strategy_stats()["retrains"][("leader", "promoted")] == 1
+
+
+def test_without_following_a_better_candidate_never_serves() -> None:
+    from producer.scenarios import make_scenario
+
+    learner = build_learner(Settings(model="nochange", candidates=["logreg"]))
+    for offset, (x, y) in enumerate(make_scenario("stationary", n=4_000, seed=5)):
+        learner.learn(Event(x, label=y), 0, offset)
+    assert learner.model_version == 1
