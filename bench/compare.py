@@ -16,7 +16,11 @@ It writes, in ``--out`` (``./compare-output/`` by default, under the current dir
   rolled back, CPU seconds spent rebuilding and learning online, the memory-set score (what the
   final model still knows of everything seen), and the labelled events learned;
 * ``{name}.png``: the rolling metric over time per strategy, the change points as vertical lines
-  and each gate decision as a marker (● promoted, × rejected, ■ rolled back).
+  and each gate decision as a marker (● promoted, × rejected, ■ rolled back);
+* ``{name}-candidates.csv`` and a second table in ``{name}.md``: the models of ``--candidates``
+  (``DRIFTLINE_CANDIDATES``) and the no-change baseline ranked on the same stream, as
+  ``GET /leaderboard`` ranks them: prequential and rolling metric, kappa-temporal (for a
+  classifier: below 0, worse than repeating the last label) and CPU per event.
 
 Examples
 --------
@@ -48,11 +52,13 @@ from pydantic import SecretStr, ValidationError
 from producer.messages import Example, encode_event
 from producer.scenarios import SCENARIOS, make_scenario
 from producer.sources import SourceError, dataset, dataset_info, read_file
+from service.candidates import CandidateRow
 from service.config import Settings
 from service.errors import DriftlineError
 from service.events import Rejection, decode_event
 from service.factory import build_learner
 from service.learner import EventError, metric_names
+from service.models import build_model
 from service.strategies import (
     OUTCOMES,
     STRATEGY_NAMES,
@@ -129,6 +135,8 @@ class StrategyResult:
     final_version: int
     rolling: list[float]
     """The rolling metric after each labelled event learned."""
+    kappa_temporal: float = math.nan
+    """A classifier's cumulative kappa-temporal (against the no-change classifier)."""
 
     def count(self, outcome: Outcome) -> int:
         """Gate decisions with this outcome."""
@@ -137,7 +145,14 @@ class StrategyResult:
 
 def compare_settings(settings: Settings, strategy: StrategyName) -> Settings:
     """``settings`` with this strategy, rebuilding inline: deterministic, and still the service."""
-    return settings.model_copy(update={"strategy": strategy, "rebuild_background": False})
+    return settings.model_copy(
+        update={
+            "strategy": strategy,
+            "rebuild_background": False,
+            "candidates": [],
+            "follow_leader": False,
+        }
+    )
 
 
 def _events(stream: Stream, settings: Settings) -> Iterator[tuple[int, Any]]:
@@ -201,7 +216,59 @@ def run_strategy(strategy: StrategyName, stream: Stream, settings: Settings) -> 
         refused=refused,
         final_version=values.model_version,
         rolling=rolling,
+        kappa_temporal=values.agreement.get("kappa_temporal", math.nan),
     )
+
+
+def baseline(task: str) -> str:
+    """The no-change model of a task: any claim on an autocorrelated stream must beat it."""
+    return "nochange" if task == "classification" else "nochange_reg"
+
+
+def rank_candidates(stream: Stream, settings: Settings, names: Sequence[str]) -> list[CandidateRow]:
+    """The candidates and the no-change baseline ranked on ``stream``, as the leaderboard does."""
+    task = build_model(settings.model, settings.seed).task
+    listed = list(dict.fromkeys([*names, baseline(task)]))
+    learner = build_learner(
+        compare_settings(settings, "online").model_copy(update={"candidates": listed})
+    )
+    for offset, event in _events(stream, settings):
+        if isinstance(event, Rejection):
+            continue
+        try:
+            learner.learn(event, partition=0, offset=offset)
+        except Exception:  # refused, as the service would dead-letter it
+            continue
+    rows = learner.leaderboard()
+    learner.close()
+    return rows
+
+
+def candidates_table(rows: Sequence[CandidateRow]) -> tuple[list[str], list[list[str]]]:
+    """The leaderboard's columns and rows, best first."""
+    metric = "accuracy" if "accuracy" in rows[0].cumulative else "mae"
+    columns = [
+        "rank",
+        "candidate",
+        f"prequential {metric}",
+        f"rolling {metric}",
+        "kappa-temporal",
+        "CPU µs/event",
+        "paused",
+    ]
+    table = [
+        [
+            str(row.rank),
+            row.name,
+            _number(row.cumulative[metric], 4),
+            _number(row.rolling[metric], 4),
+            _number(row.agreement.get("kappa_temporal", math.nan), 4),
+            _number(row.cpu_us_per_event, 1),
+            row.paused or "",
+        ]
+        for row in rows
+    ]
+    return columns, table
 
 
 def compare(
@@ -259,6 +326,7 @@ def _columns(results: Sequence[StrategyResult], change_points: Sequence[int]) ->
     return [
         "strategy",
         f"prequential {metric}",
+        "kappa-temporal",
         *(f"{worst} after {point}" for point in change_points),
         "rebuilds promoted",
         "rebuilds rejected",
@@ -271,7 +339,8 @@ def _columns(results: Sequence[StrategyResult], change_points: Sequence[int]) ->
 
 
 def _number(value: float, digits: int) -> str:
-    return "" if math.isnan(value) else f"{value:.{digits}f}"
+    # round, then + 0.0: a -1e-17 is "0.0000", not "-0.0000"
+    return "" if math.isnan(value) else f"{round(value, digits) + 0.0:.{digits}f}"
 
 
 def _rows(results: Sequence[StrategyResult]) -> list[list[str]]:
@@ -279,6 +348,7 @@ def _rows(results: Sequence[StrategyResult]) -> list[list[str]]:
         [
             result.strategy,
             _number(result.metric, 4),
+            _number(result.kappa_temporal, 4),
             *(_number(value, 4) for value in result.worst_after_change),
             str(result.count("promoted")),
             str(result.count("rejected")),
@@ -302,12 +372,15 @@ def write_csv(path: Path, results: Sequence[StrategyResult], change_points: Sequ
 
 def markdown_table(results: Sequence[StrategyResult], change_points: Sequence[int]) -> str:
     """The table as GitHub Markdown."""
-    columns = _columns(results, change_points)
+    return _markdown(_columns(results, change_points), _rows(results))
+
+
+def _markdown(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = [
         "| " + " | ".join(columns) + " |",
         "|" + "|".join("---" if i == 0 else "---:" for i in range(len(columns))) + "|",
     ]
-    lines += ["| " + " | ".join(row) + " |" for row in _rows(results)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -390,6 +463,7 @@ def write_outputs(
     *,
     command: str,
     environment: Sequence[str] = (),
+    candidates: Sequence[CandidateRow] = (),
 ) -> list[Path]:
     """Write the CSV, the Markdown page and the plot into ``out``; the paths written."""
     out.mkdir(parents=True, exist_ok=True)
@@ -404,9 +478,24 @@ def write_outputs(
         f"{settings.seed}, rolling window {settings.rolling_window}, history "
         f"`{settings.history_policy}`, the service's learner with rebuilds inline. "
         f"Regenerate with `{env}python -m bench compare {command}`.\n\n"
-        f"{markdown_table(results, change_points)}\n![{name}]({name}.png)\n",
+        f"{markdown_table(results, change_points)}\n![{name}]({name}.png)\n"
+        + (
+            f"\nCandidates and the no-change baseline on the same stream:\n\n"
+            f"{_markdown(*candidates_table(candidates))}"
+            if candidates
+            else ""
+        ),
         encoding="utf-8",
     )
+    written = [csv_path, md_path, png_path]
+    if candidates:
+        candidates_path = out / f"{name}-candidates.csv"
+        columns, rows = candidates_table(candidates)
+        with candidates_path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(columns)
+            writer.writerows(rows)
+        written.append(candidates_path)
     plot(
         png_path,
         results,
@@ -414,7 +503,11 @@ def write_outputs(
         title=f"{name}: rolling metric per strategy ({settings.model})",
         window=settings.rolling_window,
     )
-    return [csv_path, md_path, png_path]
+    return written
+
+
+def _names(listed: str) -> list[str]:
+    return [name.strip() for name in listed.split(",") if name.strip()]
 
 
 def _default(name: str) -> Any:
@@ -475,6 +568,15 @@ def main(
             help="Events every strategy's first model learns online.",
         ),
     ] = _default("initial_events"),
+    candidates: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "Models to rank beside the no-change baseline, comma-separated registry names "
+                "[default: DRIFTLINE_CANDIDATES]."
+            )
+        ),
+    ] = None,
     out: Annotated[
         Path, typer.Option(help="Directory for the CSV, Markdown and PNG (created if need be).")
     ] = DEFAULT_OUT,
@@ -516,6 +618,8 @@ def main(
             seed=seed,
         )
         results = compare(stream, settings)
+        names = settings.candidates if candidates is None else _names(candidates)
+        ranked = rank_candidates(stream, settings, names)
     except (SourceError, DriftlineError) as error:
         raise typer.BadParameter(str(error)) from None
     refused = max(result.refused for result in results)
@@ -538,14 +642,22 @@ def main(
         ("--history", history, _default("history_policy")),
         ("--rebuild-every", rebuild_every, _default("rebuild_every")),
         ("--initial-events", initial_events, _default("initial_events")),
+        ("--candidates", candidates, None),
         ("--out", out, DEFAULT_OUT),
     ):
         if value != default:
             command += f" {option} {value}"
     environment = _environment_settings(settings, options)
     written = write_outputs(
-        out, stream, results, settings, command=command.strip(), environment=environment
+        out,
+        stream,
+        results,
+        settings,
+        command=command.strip(),
+        environment=environment,
+        candidates=ranked,
     )
     typer.echo(markdown_table(results, stream.change_points))
+    typer.echo(_markdown(*candidates_table(ranked)))
     for path in written:
         typer.echo(f"wrote {path}")

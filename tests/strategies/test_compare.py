@@ -63,7 +63,10 @@ def test_by_default_it_writes_under_the_current_directory(
     result = CliRunner().invoke(app, ["compare", "--dataset", "phishing", *SMALL])
     assert result.exit_code == 0, result.output
     written = sorted(path.relative_to(tmp_path) for path in tmp_path.rglob("*") if path.is_file())
-    assert written == [Path("compare-output") / f"phishing.{s}" for s in ("csv", "md", "png")]
+    assert written == [
+        Path("compare-output") / name
+        for name in ("phishing-candidates.csv", "phishing.csv", "phishing.md", "phishing.png")
+    ]
     assert "wrote compare-output/phishing.md\n" in result.output
 
 
@@ -123,3 +126,18 @@ def test_a_file_without_labels_is_refused(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "has no labelled event to learn from (give --label-column)" in result.output
     assert list(tmp_path.iterdir()) == [path]
+
+
+def test_it_ranks_the_candidates_beside_the_no_change_baseline(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["compare", "--dataset", "phishing", *SMALL, "--candidates", "pa", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    with (out / "phishing-candidates.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {row["candidate"] for row in rows} == {"pa", "nochange"}
+    assert [row["rank"] for row in rows] == ["1", "2"]
+    nochange = next(row for row in rows if row["candidate"] == "nochange")
+    assert nochange["kappa-temporal"] == "0.0000"  # no-change against itself
+    assert "| kappa-temporal |" in (out / "phishing.md").read_text(encoding="utf-8")
