@@ -19,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from bench import compare, feedback, http, ingest, memory, serving
+from bench import compare, feedback, http, ingest, leaderboard, memory, serving
 from bench.protocol import BenchOptions, BenchResult, markdown_table, versions
 
 #: Benchmark id -> the function producing it. One function may produce several ids (B3 and B4
@@ -129,6 +129,7 @@ def run_some(
 
 
 app.command("compare")(compare.main)
+app.command("leaderboard")(leaderboard.main)
 
 
 if __name__ == "__main__":
