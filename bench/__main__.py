@@ -19,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from bench import compare, feedback, http, ingest, leaderboard, memory, serving
+from bench import candidates, compare, feedback, http, ingest, leaderboard, memory, serving
 from bench.protocol import BenchOptions, BenchResult, markdown_table, versions
 
 #: Benchmark id -> the function producing it. One function may produce several ids (B3 and B4
@@ -38,6 +38,7 @@ BENCHMARKS: dict[str, Callable[[BenchOptions], list[BenchResult]]] = {
     "B11": serving.rebuild_no_stall,
     "B12": feedback.served_cost,
     "B13": feedback.pending_memory,
+    "B14": candidates.ingest_with_candidates,
 }
 
 # Plain click output: a usage error is the usage and one line saying what is wrong (rich would

@@ -47,6 +47,7 @@ from service.app import drift_config
 from service.config import Settings
 from service.drift.watch import DriftWatch
 from service.events import Event
+from service.factory import candidates_of
 from service.ingest.status import ConsumerState
 from service.ingest.worker import IngestWorker
 from service.learner import Learner
@@ -107,6 +108,7 @@ def service_ingest(
     *,
     drift: bool = True,
     real_metrics: bool = True,
+    candidates: tuple[str, ...] = (),
 ) -> float:
     """The service's worker from the first event learned to the last; returns events/s."""
     settings = Settings(
@@ -120,6 +122,9 @@ def service_ingest(
     spec = build_model(model_name)
     watch = DriftWatch(drift_config(settings), spec.task) if drift else None
     learner = Learner.for_model(model_name, rolling_window=settings.rolling_window, drift=watch)
+    if candidates:
+        update = {"candidates": list(candidates), "candidates_budget_us": 1e12}
+        learner.candidates = candidates_of(settings.model_copy(update=update), spec.task)
     service_metrics = (
         ServiceMetrics(CollectorRegistry()) if real_metrics else cast(ServiceMetrics, _NoMetric())
     )

@@ -55,7 +55,7 @@ def test_an_unknown_benchmark_is_refused_by_name() -> None:
 
 #: Any result row: an id with an optional suffix (``B5a``, ``B2-arf``), then a number.
 ANY_ROW = re.compile(r"^\| (B\d+)[^ |]* \| [^|]+ \| (-?[\d,.]+) [^|]* \|", re.MULTILINE)
-KAFKA_BENCHMARKS = ["B1", "B2", "B5", "B6", "B7", "B8", "B9", "B10", "B11", "B12", "B13"]
+KAFKA_BENCHMARKS = ["B1", "B2", "B5", "B6", "B7", "B8", "B9", "B10", "B11", "B12", "B13", "B14"]
 
 
 @pytest.mark.slow

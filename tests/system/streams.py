@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -21,6 +24,7 @@ from tests.fixtures.service import ServiceProcess
 __all__ = [
     "PredictLoad",
     "assert_equivalent_to_river",
+    "killed_at",
     "produce",
     "read_back",
     "read_back_examples",
@@ -141,6 +145,26 @@ def assert_equivalent_to_river(
                 assert answer["probabilities"][key] == pytest.approx(probability, abs=1e-12)
         else:
             assert answer["prediction"] == pytest.approx(offline.predict_one(x), abs=1e-9)
+
+
+def killed_at(
+    service_factory: Callable[..., ServiceProcess],
+    settings: dict[str, Any],
+    points: list[int],
+    reached: Callable[[ServiceProcess, int], bool],
+) -> ServiceProcess:
+    """Start the service and SIGKILL it once ``reached(service, point)``, for each point in
+    turn (each time a new process on the same settings); then start it once more."""
+    for point in points:
+        service = service_factory(**settings)
+        service.wait_until(
+            functools.partial(reached, service, point),
+            timeout=120,
+            what=f"past {point}",
+            pause=0.02,
+        )
+        assert service.stop(signal.SIGKILL) == -signal.SIGKILL
+    return service_factory(**settings)
 
 
 class PredictLoad:

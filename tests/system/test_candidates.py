@@ -11,7 +11,6 @@ builds it), to 1e-12.
 from __future__ import annotations
 
 import random
-import signal
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from service.config import Settings
 from service.events import Event
 from service.factory import build_learner
 from tests.fixtures.service import ServiceProcess
-from tests.system.streams import read_back, start_producing
+from tests.system.streams import killed_at, read_back, start_producing
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -62,17 +61,14 @@ def test_sigkills_around_a_leader_switch_leave_the_uninterrupted_learner(
         kafka_broker.bootstrap_servers, topic, "scenario", "stationary", "--n", str(STREAM),
         rate=RATE,
     )  # fmt: skip
+
+    def past(service: ServiceProcess, point: int) -> bool:
+        learned = service.http.get("/model").json()["events_learned"]
+        return learned >= point and any(state_dir.glob("*.ckpt"))
+
     try:
-        for point in kill_points:
-            service = service_factory(**settings_for(topic, state_dir))
-
-            def past(s: ServiceProcess = service, p: int = point) -> bool:
-                learned = s.http.get("/model").json()["events_learned"]
-                return learned >= p and any(state_dir.glob("*.ckpt"))
-
-            service.wait_until(past, timeout=120, what=f"past {point}", pause=0.02)
-            assert service.stop(signal.SIGKILL) == -signal.SIGKILL
-        service = service_factory(**settings_for(topic, state_dir))
+        settings = settings_for(topic, state_dir)
+        service = killed_at(service_factory, settings, kill_points, past)
         service.wait_handled(STREAM, timeout=180)
     finally:
         producer.wait(timeout=120)

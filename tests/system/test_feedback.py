@@ -22,7 +22,7 @@ from river import evaluate, metrics
 
 from service.models import build_model
 from tests.fixtures.service import ServiceProcess
-from tests.system.streams import produce, read_back_examples, start_producing
+from tests.system.streams import killed_at, produce, read_back_examples, start_producing
 
 pytestmark = pytest.mark.kafka
 
@@ -101,18 +101,14 @@ def test_sigkills_with_questions_in_flight_leave_the_uninterrupted_delayed_evalu
         kafka_broker.bootstrap_servers, topic, "scenario", "abrupt", "--n", str(STREAM),
         "--delay", "200", rate=RATE,
     )  # fmt: skip
+
+    def past(service: ServiceProcess, point: int) -> bool:
+        offsets = service.http.get("/model").json()["offsets"]
+        pending = service.sample("driftline_pending_questions") or 0
+        return offsets.get("0", 0) >= point and pending > 0 and any(state_dir.glob("*.ckpt"))
+
     try:
-        for point in kill_points:
-            service = service_factory(**settings_for(topic, state_dir))
-
-            def past_point(s: ServiceProcess = service, p: int = point) -> bool:
-                offsets = s.http.get("/model").json()["offsets"]
-                pending = s.sample("driftline_pending_questions") or 0
-                return offsets.get("0", 0) >= p and pending > 0 and any(state_dir.glob("*.ckpt"))
-
-            service.wait_until(past_point, timeout=120, what=f"past {point}", pause=0.02)
-            assert service.stop(signal.SIGKILL) == -signal.SIGKILL
-        service = service_factory(**settings_for(topic, state_dir))
+        service = killed_at(service_factory, settings_for(topic, state_dir), kill_points, past)
         service.wait_handled(2 * STREAM, timeout=180)
     finally:
         producer.wait(timeout=120)

@@ -24,6 +24,7 @@ from service.state.checkpoint import CheckpointStore
 from tests.fixtures.service import ServiceProcess
 from tests.system.streams import (
     assert_equivalent_to_river,
+    killed_at,
     produce,
     read_back,
     read_back_merged,
@@ -65,17 +66,13 @@ def test_three_sigkills_at_random_points_leave_the_uninterrupted_model(
         kafka_broker.bootstrap_servers, topic, "scenario", "abrupt", "--n", str(STREAM),
         rate=RATE,
     )  # fmt: skip
+
+    def past(service: ServiceProcess, point: int) -> bool:
+        return learned(service) >= point and any(state_dir.glob("*.ckpt"))
+
     try:
-        for point in kill_points:
-            service = service_factory(**settings_for(topic, state_dir, model))
-            service.wait_until(
-                lambda s=service, p=point: learned(s) >= p and any(state_dir.glob("*.ckpt")),
-                timeout=120,
-                what=f"past event {point} with a checkpoint",
-                pause=0.02,
-            )
-            assert service.stop(signal.SIGKILL) == -signal.SIGKILL
-        service = service_factory(**settings_for(topic, state_dir, model))
+        settings = settings_for(topic, state_dir, model)
+        service = killed_at(service_factory, settings, kill_points, past)
         service.wait_handled(STREAM, timeout=180)
     finally:
         producer.wait(timeout=120)
