@@ -116,7 +116,7 @@ def pending_memory(options: BenchOptions) -> list[BenchResult]:
     total = 30_000 if options.smoke else 1_000_000
     cap = 10_000
     learner = Learner.for_model(options.model, rolling_window=1000)
-    learner.pending = PendingStore(cap, ttl_seconds=7 * 86_400.0)
+    learner.feedback.pending = PendingStore(cap, ttl_seconds=7 * 86_400.0)
     features = [event["features"] for event in make_events(1_000, seed=3)]
     points: list[tuple[int, float]] = []
     sizes = []
@@ -126,7 +126,7 @@ def pending_memory(options: BenchOptions) -> list[BenchResult]:
         if (i + 1) % (total // 10) == 0:
             gc.collect()
             points.append((i + 1, _rss_mib(pid)))
-            sizes.append(len(learner.pending))
+            sizes.append(len(learner.feedback.pending))
     full = [point for point in points if point[0] > 2 * cap]
     return [
         BenchResult(
@@ -139,7 +139,7 @@ def pending_memory(options: BenchOptions) -> list[BenchResult]:
             details={
                 "RSS (MiB), first tenth → end": f"{points[0][1]:.1f} → {points[-1][1]:.1f}",
                 "pending store size at each tenth": ", ".join(map(str, sizes)),
-                "expired (capacity)": str(learner.pending.expired["capacity"]),
+                "expired (capacity)": str(learner.feedback.pending.expired["capacity"]),
             },
         )
     ]

@@ -216,8 +216,9 @@ def restore_or_build_learner(settings: Settings, checkpoints: CheckpointStore | 
         return build_learner(settings)
     learner: Learner = checkpoint.state
     learner.max_magnitude = settings.max_magnitude  # settings, not learned state
-    learner.pending.max_size = settings.pending_max  # a smaller one applies at the next question
-    learner.pending.ttl_seconds = settings.pending_ttl_s
+    pending = learner.feedback.pending
+    pending.max_size = settings.pending_max  # a smaller one applies at the next question
+    pending.ttl_seconds = settings.pending_ttl_s
     if learner.candidates is None or not settings.candidates:  # the list is a setting
         learner.candidates = candidates_of(settings, learner.task)
     else:  # the candidates still listed keep what they learned

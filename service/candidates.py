@@ -25,6 +25,7 @@ Examples
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -35,8 +36,12 @@ from service.events import DEFAULT_MAX_MAGNITUDE, FeatureValue, Label
 from service.models import Task, build_model
 from service.prequential import Prequential
 from service.readings import finite_answer, kept
+from service.strategies.errors import StrategyError
+from service.strategies.manager import ModelManager
 
 __all__ = ["BUDGET_WINDOW", "Candidate", "CandidateRow", "Candidates"]
+
+log = logging.getLogger(__name__)
 
 BUDGET_WINDOW = 1_000
 """Events over which the candidates' CPU per event is compared with the budget, and how often
@@ -135,6 +140,19 @@ class Candidates:
         else:
             better = best.rolling["mae"] < serving["mae"] * (1.0 - margin)
         return next(c for c in self.members if c.name == best.name) if better else None
+
+    def propose_leader(self, manager: ModelManager, serving: dict[str, float]) -> int | None:
+        """Put a copy of a clearly better :meth:`leader` in ``manager``'s shadow stage (the
+        gate decides whether it serves); the challenger's id, or ``None``."""
+        leader = self.leader(serving)
+        if leader is None:
+            return None
+        try:
+            challenger_id = manager.propose(copy.deepcopy(leader.model), trigger="leader")
+        except StrategyError:  # a rebuild, shadow run or probation is under way: next time
+            return None
+        log.info("candidate %s leads: proposed as challenger %d", leader.name, challenger_id)
+        return challenger_id
 
     def ask(self, x: dict[str, FeatureValue]) -> dict[str, Any]:
         """The active candidates' answers to a question, kept until its label comes."""

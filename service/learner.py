@@ -7,19 +7,17 @@ evaluation of the same model on the same events; then the retraining strategy's
 :class:`~service.strategies.manager.ModelManager` takes the event: with the default ``online``
 strategy that is ``learn_one``, other strategies rebuild, shadow and promote models from it.
 
-A *question* (an ``id``, features, no label) is predicted when read and kept in the
-:class:`~service.feedback.pending.PendingStore`; its *answer* (``{"id", "label"}``) is then
-scored with the answer kept, and the model learns the kept features: River's
-``progressive_val_score(..., delay=...)`` for the same order of questions and answers. A
-question from ``/predict`` carries the prediction it was served, which is the one scored.
+A *question* (an ``id``, features, no label) is predicted when read and kept
+(:class:`~service.feedback.loop.FeedbackLoop`); its *answer* (``{"id", "label"}``) is scored
+with the answer kept, then the model learns the kept features: River's
+``progressive_val_score(..., delay=...)``. Candidates (:mod:`service.candidates`) take the same
+step beside the serving model.
 
 An event is learned wholly or not at all. What the model cannot take is refused before
-anything changes (a label outside its classes, a string feature for a model that needs
-numbers), and the model learns before the learner's own counters, metrics and drift watch
-move: a model that raises leaves all of them as they were. Numbers are bounded at the gate
-(:data:`~service.events.DEFAULT_MAX_MAGNITUDE`), and what the model answers is kept finite:
-a regressor's prediction is clipped to the same bound (so an error is at most twice it), a
-prediction that is not a finite number counts as none.
+anything changes (a label outside its classes, a feature of another kind than it learned), and
+the model learns before the learner's own counters, metrics and drift watch move. Numbers are
+bounded at the gate (:data:`~service.events.DEFAULT_MAX_MAGNITUDE`), a regressor's prediction
+is clipped to the same bound, and a prediction that is not a finite number counts as none.
 
 The consumer thread is the only writer. HTTP requests read the same model under
 :attr:`Learner.lock`, which the writer holds for one event at a time, so a request waits behind
@@ -39,7 +37,6 @@ True
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import threading
@@ -54,14 +51,12 @@ from service.events import (
     Event,
     FeatureValue,
     Label,
-    RejectReason,
 )
 from service.feature_kinds import FeatureKindError, FeatureKinds
-from service.feedback.joins import JoinMetrics
+from service.feedback.loop import FeedbackLoop
 from service.feedback.pending import (
     DEFAULT_PENDING_MAX,
     DEFAULT_PENDING_TTL_SECONDS,
-    SOURCES,
     PendingStore,
     Question,
     Source,
@@ -81,7 +76,6 @@ from service.readings import (
     served_answer,
 )
 from service.strategies.config import StrategyConfig, manager_from_config
-from service.strategies.errors import StrategyError
 from service.strategies.manager import ModelManager
 from service.strategies.promotion import PromotionDecision
 from service.strategies.stats import ManagerStats
@@ -100,13 +94,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-_REFUSED_ANSWERS = {
-    RejectReason.UNKNOWN_ID: "no question {id!r} was asked (or it was forgotten long ago)",
-    RejectReason.EXPIRED_ID: "question {id!r} expired before its answer came",
-    RejectReason.DUPLICATE_ANSWER: "question {id!r} was answered already: the first answer won",
-}
 
 
 class Learner:
@@ -143,10 +130,8 @@ class Learner:
         self.evaluation = Prequential(self.task, rolling_window)
         if pending is None:
             pending = PendingStore(DEFAULT_PENDING_MAX, DEFAULT_PENDING_TTL_SECONDS)
-        self.pending = pending
-        self.questions: dict[Source, int] = dict.fromkeys(SOURCES, 0)
+        self.feedback = FeedbackLoop(self.task, pending)
         self.candidates = candidates
-        self.joins = JoinMetrics(self.task)
 
     @classmethod
     def for_model(
@@ -276,22 +261,11 @@ class Learner:
         if candidates is not None:
             candidates.learn(x, label, None if question is None else question.candidates)
             if candidates.due:
-                self._propose_leader(candidates)
+                candidates.propose_leader(manager, self.evaluation.rolling_values())
         if swapped and drift is not None:
             # A new model serves: its world is the new reference for data drift.
             drift.reset_references()
         return error
-
-    def _propose_leader(self, candidates: Candidates) -> None:
-        """Put a copy of a clearly better candidate in shadow: the gate decides if it serves."""
-        leader = candidates.leader(self.evaluation.rolling_values())
-        if leader is None:
-            return
-        try:
-            challenger_id = self.manager.propose(copy.deepcopy(leader.model), trigger="leader")
-        except StrategyError:  # a rebuild, shadow run or probation is under way: next time
-            return
-        log.info("candidate %s leads: proposed as challenger %d", leader.name, challenger_id)
 
     def _ask(self, event: Event, offset: int, at: float | None) -> None:
         """Predict a question (or take the prediction it was served) and keep it by id."""
@@ -308,10 +282,7 @@ class Learner:
         question = Question(
             dict(x), answer, asked_at, source, version, self.manager.ask(x), candidates
         )
-        refused = self.pending.ask(event.id, question)
-        if refused is not None:
-            raise EventError(f"question {event.id!r} is already waiting for its answer", refused)
-        self.questions[source] += 1
+        self.feedback.ask(event.id, question)
         if self.drift is not None:
             self.drift.observe_features(x, offset)
 
@@ -321,17 +292,12 @@ class Learner:
         self.labels.check(label)
         now = answer.ts if answer.ts is not None else at
         with self.lock:
-            question = self.pending.peek(answer.id, now)
-            if isinstance(question, RejectReason):
-                self.pending.take(answer.id, now)  # an expired question leaves
-                raise EventError(_REFUSED_ANSWERS[question].format(id=answer.id), question)
+            question = self.feedback.waiting(answer.id, now)
             x = question.x
             if self._kinds.needs_check(x):
                 self._check_kinds(x)
             error = self._test_then_train(x, label, question.answer, offset, answer.ts, question)
-            self.pending.take(answer.id, now)
-            delay = None if now is None or question.asked_at is None else now - question.asked_at
-            self.joins.observe(question.source, label, question.answer, delay)
+            self.feedback.joined(answer.id, question, label, now)
             self.positions[partition] = offset + 1
         self._yield_to_reader()
         return error
@@ -414,7 +380,7 @@ class Learner:
     def feedback_values(self) -> FeedbackValues:
         """A consistent reading of the questions, the answers and the pending store."""
         with self.lock:
-            return self.joins.values(self.pending, self.questions)
+            return self.feedback.values()
 
     def strategy_stats(self) -> ManagerStats:
         """The retraining strategy's counters and scores, read under the lock."""

@@ -13,8 +13,8 @@ from typing import Any
 from service.events import DEFAULT_MAX_MAGNITUDE
 from service.feature_kinds import FeatureKinds
 from service.feedback.defaults import DEFAULT_PENDING_MAX, DEFAULT_PENDING_TTL_SECONDS
-from service.feedback.joins import JoinMetrics
-from service.feedback.pending import SOURCES, PendingStore
+from service.feedback.loop import FeedbackLoop
+from service.feedback.pending import PendingStore
 from service.labels import LabelGate
 from service.prequential import Prequential
 
@@ -30,10 +30,9 @@ def upgrade_learner_state(state: dict[str, Any]) -> None:
         kinds.nominal = state.pop("_nominal_features", set())
         state.pop("_numeric_only", None)
         state["_kinds"] = kinds
-    if "pending" not in state:  # from before questions and answers
-        state["pending"] = PendingStore(DEFAULT_PENDING_MAX, DEFAULT_PENDING_TTL_SECONDS)
-        state["questions"] = dict.fromkeys(SOURCES, 0)
-        state["joins"] = JoinMetrics(state["task"])
+    if "feedback" not in state:  # from before questions and answers
+        pending = PendingStore(DEFAULT_PENDING_MAX, DEFAULT_PENDING_TTL_SECONDS)
+        state["feedback"] = FeedbackLoop(state["task"], pending)
     if "evaluation" not in state:
         state["evaluation"] = Prequential.restored(state)
         state.pop("rolling_window")

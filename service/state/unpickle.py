@@ -161,6 +161,7 @@ ALLOWED_NAMES: frozenset[tuple[str, str]] = frozenset(
     | _names("service.feature_kinds", "FeatureKinds")
     | _names("service.candidates", "Candidate Candidates")
     | _names("service.feedback.joins", "JoinMetrics")
+    | _names("service.feedback.loop", "FeedbackLoop")
     | _names("service.feedback.pending", "PendingStore Question")
     | _names("service.labels", "LabelGate")
     | _names("service.prequential", "Prequential")

@@ -167,7 +167,7 @@ def test_drift_alarms_and_triggered_rebuilds_act_on_joined_outcomes() -> None:
 
 def test_the_service_builds_its_pending_store_from_the_settings() -> None:
     learner = build_learner(Settings(pending_max=3, pending_ttl_s=10.0))
-    assert (learner.pending.max_size, learner.pending.ttl_seconds) == (3, 10.0)
+    assert (learner.feedback.pending.max_size, learner.feedback.pending.ttl_seconds) == (3, 10.0)
     for offset in range(5):
         learner.learn(Event({"x": 1.0}, id=str(offset)), 0, offset)
     values = learner.feedback_values()
