@@ -39,13 +39,14 @@ from service.readings import finite_answer, kept
 from service.strategies.errors import StrategyError
 from service.strategies.manager import ModelManager
 
-__all__ = ["BUDGET_WINDOW", "Candidate", "CandidateRow", "Candidates"]
+__all__ = ["BUDGET_WINDOW", "LEADER_EVERY", "Candidate", "CandidateRow", "Candidates"]
 
 log = logging.getLogger(__name__)
 
 BUDGET_WINDOW = 1_000
-"""Events over which the candidates' CPU per event is compared with the budget, and how often
-the leader is considered for serving."""
+"""Events over which the candidates' CPU per event is compared with the budget."""
+LEADER_EVERY = 250
+"""How often (in events) the leader is considered for serving, from this many events on."""
 
 
 @dataclass(slots=True)
@@ -103,6 +104,7 @@ class Candidates:
         self.members = [self._build(name) for name in names]
         self._window_cpu = 0.0
         self._window_events = 0
+        self._since_leader = 0
 
     def _build(self, name: str) -> Candidate:
         spec = build_model(name, self.seed)
@@ -129,9 +131,10 @@ class Candidates:
     def leader(self, serving: dict[str, float]) -> Candidate | None:
         """The best active candidate, if its rolling metric beats ``serving``'s (the serving
         model's rolling values) by more than :attr:`margin` (accuracy points, or a fraction of
-        the MAE), over a full rolling window: worth a shadow run against the serving model."""
+        the MAE), once it has learned :data:`LEADER_EVERY` events: worth a shadow run against
+        the serving model, whose gate then decides on the events that follow."""
         rows = [row for row in self.ranked() if row.paused is None]
-        if not rows or rows[0].events_learned < self.window:
+        if not rows or rows[0].events_learned < LEADER_EVERY:
             return None
         best = rows[0]
         margin = self.margin
@@ -184,13 +187,17 @@ class Candidates:
             spent += cost
         self._window_cpu += spent
         self._window_events += 1
+        self._since_leader += 1
         if self._window_events >= BUDGET_WINDOW:
             self._check_budget()
 
-    @property
-    def due(self) -> bool:
-        """Whether the last :meth:`learn` closed a window: time to consider the leader."""
-        return self.follow and self._window_events == 0
+    def leader_turn(self) -> bool:
+        """Whether it is time to consider the leader (every :data:`LEADER_EVERY` events since
+        the last time this said so)."""
+        if not self.follow or self._since_leader < LEADER_EVERY:
+            return False
+        self._since_leader = 0
+        return True
 
     def ranked(self) -> list[CandidateRow]:
         """The candidates best first: by rolling accuracy (highest) or MAE (lowest)."""

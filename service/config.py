@@ -236,7 +236,7 @@ class Settings(BaseSettings, StrategyConfig):
     follow_leader: bool = Field(
         False,
         description=(
-            "Every 1,000 events, put a copy of the leading candidate in shadow when its rolling "
+            "Every 250 events, put a copy of the leading candidate in shadow when its rolling "
             "metric beats the serving model's by DRIFTLINE_PROMOTION_MARGIN; the "
             "champion/challenger gate decides whether it serves (trigger leader)."
         ),

@@ -260,7 +260,7 @@ class Learner:
         candidates = self.candidates
         if candidates is not None:
             candidates.learn(x, label, None if question is None else question.candidates)
-            if candidates.due:
+            if candidates.leader_turn():
                 candidates.propose_leader(manager, self.evaluation.rolling_values())
         if swapped and drift is not None:
             # A new model serves: its world is the new reference for data drift.
