@@ -91,8 +91,7 @@ class Candidates:
         follow: bool = False,
         margin: float = 0.01,
     ) -> None:
-        if len(set(names)) < len(names):
-            raise DriftlineError(f"a candidate is listed twice: {names}")
+        _unique(names)
         self.task: Task = task
         self.window = window
         self.seed = seed
@@ -121,8 +120,7 @@ class Candidates:
 
     def matching(self, names: list[str]) -> Candidates:
         """These candidates for a new list: the ones still named keep what they learned."""
-        if len(set(names)) < len(names):
-            raise DriftlineError(f"a candidate is listed twice: {names}")
+        _unique(names)
         kept_members = {candidate.name: candidate for candidate in self.members}
         fresh = copy.copy(self)
         fresh.members = [kept_members.get(name) or self._build(name) for name in names]
@@ -235,6 +233,11 @@ class Candidates:
             else 0.0,
             paused=candidate.paused,
         )
+
+
+def _unique(names: list[str]) -> None:
+    if len(set(names)) < len(names):
+        raise DriftlineError(f"a candidate is listed twice: {names}")
 
 
 def _fields(row: CandidateRow) -> dict[str, Any]:

@@ -25,9 +25,10 @@ Examples
 from __future__ import annotations
 
 import math
+from collections import Counter, deque
 from typing import Any
 
-from river import metrics, stats, utils
+from river import metrics, stats
 
 from service.events import Label
 from service.models import Task
@@ -59,8 +60,10 @@ class Prequential:
         self.rolling_label = RollingMean(window)
         self._rolling_score = RollingMean(window)
         if task == "classification":
-            self.kappa = metrics.CohenKappa()
-            self.rolling_kappa: Any = utils.Rolling(metrics.CohenKappa, window_size=window)
+            # (label, prediction) counts: kappa is computed from them when read, so an event
+            # costs a count and an append (River's CohenKappa, rolling, cost ~3 µs an event).
+            self._pairs: Counter[tuple[Any, Any]] = Counter()
+            self._recent_pairs: deque[tuple[Any, Any]] = deque(maxlen=window)
             self._previous: Any = _NO_LABEL
             self._nochange = stats.Mean()  # right (1.0) or wrong, the no-change classifier
             self._rolling_nochange = RollingMean(window)
@@ -76,8 +79,8 @@ class Prequential:
             nochange = 1.0 if previous is not _NO_LABEL and previous == y else 0.0
             self._nochange.update(nochange)
             self._rolling_nochange.add(nochange)
-            self.kappa.update(y, predicted)
-            self.rolling_kappa.update(y, predicted)
+            self._pairs[y, predicted] += 1
+            self._recent_pairs.append((y, predicted))
             self._label_metric.update(y, predicted)
             # LogLoss.update is the mean of _eval's per-event loss: compute it once, use it twice.
             loss = self._score_metric._eval(y, answer)
@@ -118,9 +121,9 @@ class Prequential:
         rolling_accuracy = self.rolling_label.get() if len(self.rolling_label) else 0.0
         rolling_nochange = self._rolling_nochange.get() if len(self._rolling_nochange) else 0.0
         return {
-            "kappa": self.kappa.get(),
+            "kappa": _cohen_kappa(self._pairs),
             "kappa_temporal": _kappa_temporal(accuracy, self._nochange.get()),
-            "rolling_kappa": self.rolling_kappa.get(),
+            "rolling_kappa": _cohen_kappa(Counter(self._recent_pairs)),
             "rolling_kappa_temporal": _kappa_temporal(rolling_accuracy, rolling_nochange),
         }
 
@@ -136,6 +139,23 @@ class Prequential:
         state.pop("_label_metric", None)
         state.pop("_score_metric", None)
         return evaluation
+
+
+def _cohen_kappa(pairs: Counter[tuple[Any, Any]]) -> float:
+    """Cohen's kappa of (label, prediction) counts, as River's ``CohenKappa`` computes it."""
+    total = sum(pairs.values())
+    if not total:
+        return 0.0
+    agreed = sum(count for (label, predicted), count in pairs.items() if label == predicted)
+    rows: Counter[Any] = Counter()
+    columns: Counter[Any] = Counter()
+    for (label, predicted), count in pairs.items():
+        rows[label] += count
+        columns[predicted] += count
+    chance = sum(rows[c] / total * columns[c] / total for c in rows.keys() | columns.keys())
+    if chance == 1.0:
+        return 0.0
+    return (agreed / total - chance) / (1.0 - chance)
 
 
 def _kappa_temporal(accuracy: float, nochange_accuracy: float) -> float:

@@ -140,8 +140,6 @@ ALLOWED_NAMES: frozenset[tuple[str, str]] = frozenset(
     | _names("river.metrics.accuracy", "Accuracy")
     | _names("river.metrics.base", "Metrics")
     | _names("river.metrics.confusion", "ConfusionMatrix")
-    | _names("river.metrics.kappa", "CohenKappa")
-    | _names("river.utils.rolling", "Rolling")
     | _names("river.metrics.log_loss", "LogLoss")
     | _names("river.metrics.mae", "MAE")
     | _names("river.metrics.mse", "MSE RMSE")
