@@ -152,7 +152,14 @@ def _scrape_ms(model_name: str, events: list[dict[str, Any]]) -> float:
         learner.learn(Event(event["features"], event["label"]), 0, offset)
     registry = CollectorRegistry()
     ServiceMetrics(registry)
-    registry.register(LearnerCollector(learner, ConsumerState(), settings.drift_exported_features))
+    registry.register(
+        LearnerCollector(
+            learner,
+            ConsumerState(),
+            settings.drift_exported_features,
+            topics=(settings.topic, settings.feedback_topic),
+        )
+    )
     started = time.perf_counter()
     for _ in range(20):
         generate_latest(registry)

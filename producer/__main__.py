@@ -151,6 +151,18 @@ DelaySeconds = Annotated[
         rich_help_panel=_DELIVERY,
     ),
 ]
+FeedbackTopic = Annotated[
+    str | None,
+    typer.Option(
+        envvar="DRIFTLINE_FEEDBACK_TOPIC",
+        help=(
+            "With --delay or --delay-seconds: send the answers to this topic, the questions to "
+            "--topic (the service reads both with DRIFTLINE_FEEDBACK_TOPIC). Records are "
+            "stamped with strictly increasing times so the service merges them in send order."
+        ),
+        rich_help_panel=_DELIVERY,
+    ),
+]
 Quiet = Annotated[
     bool,
     typer.Option(
@@ -210,6 +222,7 @@ def dataset_command(
     ids: Ids = False,
     delay: Delay = None,
     delay_seconds: DelaySeconds = None,
+    feedback_topic: FeedbackTopic = None,
     quiet: Quiet = False,
     dry_run: DryRun = False,
     output: Output = None,
@@ -224,6 +237,7 @@ def dataset_command(
         ids=ids,
         delay=delay,
         delay_seconds=delay_seconds,
+        feedback_topic=feedback_topic,
         quiet=quiet,
         dry_run=dry_run,
         output=output,
@@ -255,6 +269,7 @@ def synth_command(
     ids: Ids = False,
     delay: Delay = None,
     delay_seconds: DelaySeconds = None,
+    feedback_topic: FeedbackTopic = None,
     quiet: Quiet = False,
     dry_run: DryRun = False,
     output: Output = None,
@@ -269,6 +284,7 @@ def synth_command(
         ids=ids,
         delay=delay,
         delay_seconds=delay_seconds,
+        feedback_topic=feedback_topic,
         quiet=quiet,
         dry_run=dry_run,
         output=output,
@@ -313,6 +329,7 @@ def scenario_command(
     ids: Ids = False,
     delay: Delay = None,
     delay_seconds: DelaySeconds = None,
+    feedback_topic: FeedbackTopic = None,
     quiet: Quiet = False,
     dry_run: DryRun = False,
     output: Output = None,
@@ -327,6 +344,7 @@ def scenario_command(
         ids=ids,
         delay=delay,
         delay_seconds=delay_seconds,
+        feedback_topic=feedback_topic,
         quiet=quiet,
         dry_run=dry_run,
         output=output,
@@ -351,6 +369,7 @@ def file_command(
     ids: Ids = False,
     delay: Delay = None,
     delay_seconds: DelaySeconds = None,
+    feedback_topic: FeedbackTopic = None,
     quiet: Quiet = False,
     dry_run: DryRun = False,
     output: Output = None,
@@ -369,6 +388,7 @@ def file_command(
         ids=ids,
         delay=delay,
         delay_seconds=delay_seconds,
+        feedback_topic=feedback_topic,
         quiet=quiet,
         dry_run=dry_run,
         output=output,
@@ -392,12 +412,25 @@ class _Delivery:
     output: str | None
     delay: int | None = None
     delay_seconds: float | None = None
+    feedback_topic: str | None = None
 
 
 def _deliver(examples: Iterable[Example], total: int | None, delivery: _Delivery) -> None:
     """Send the events where the options say, and tell how it went on stderr."""
     limit = delivery.limit
-    if delivery.delay is not None or delivery.delay_seconds is not None:
+    questions = delivery.delay is not None or delivery.delay_seconds is not None
+    if delivery.feedback_topic is not None:
+        if not questions:
+            raise typer.BadParameter(
+                "--feedback-topic is for answers: give --delay or --delay-seconds"
+            )
+        if delivery.dry_run or delivery.output is not None:
+            raise typer.BadParameter(
+                "--feedback-topic sends to Kafka: not with --output or --dry-run"
+            )
+        if delivery.feedback_topic == delivery.topic:
+            raise typer.BadParameter("--feedback-topic must not be --topic")
+    if questions:
         if delivery.delay is not None and delivery.delay_seconds is not None:
             raise typer.BadParameter("give --delay or --delay-seconds, not both")
         if delivery.delay_seconds is not None and delivery.rate <= 0:
@@ -421,6 +454,7 @@ def _deliver(examples: Iterable[Example], total: int | None, delivery: _Delivery
             summary = publish(
                 messages,
                 topic=delivery.topic,
+                feedback_topic=delivery.feedback_topic,
                 bootstrap_servers=delivery.bootstrap_servers,
                 partitions=delivery.partitions,
                 rate=delivery.rate,

@@ -54,6 +54,8 @@ class Message:
 
     key: bytes | None
     value: bytes
+    answer: bool = False
+    """An answer (id and label): with a feedback topic, it goes there."""
 
 
 def encode_event(
@@ -145,4 +147,4 @@ def _keyed(x: Mapping[str, Any]) -> dict[Hashable, Any]:
 def _qa_message(event_id: str, x: dict[str, Any], y: Any, ts: float | None) -> Message:
     if y is None:
         return Message(event_id.encode(), encode_event(x, event_id=event_id, ts=ts))
-    return Message(event_id.encode(), encode_answer(event_id, y, ts=ts))
+    return Message(event_id.encode(), encode_answer(event_id, y, ts=ts), answer=True)

@@ -176,6 +176,7 @@ def publish(
     limit: int | None = None,
     total: int | None = None,
     progress: bool = True,
+    feedback_topic: str | None = None,
 ) -> PublishSummary:
     """Send ``messages`` to ``topic`` in order, creating it if missing, and wait for every ack.
 
@@ -195,6 +196,11 @@ def publish(
         How many messages to expect, for the progress bar; ``None`` when unknown or endless.
     progress
         Show a progress bar on stderr when it is a terminal.
+    feedback_topic
+        Where the answers go instead (created like ``topic``). The service merges the two
+        topics by record timestamp, so every record is then stamped one millisecond after the
+        one before at least: the merge reproduces the order they were sent in. Faster than
+        1,000 messages a second the stamps run ahead of the clock by the surplus.
 
     Raises
     ------
@@ -202,6 +208,8 @@ def publish(
         When no broker answers or a send fails; events sent before the failure stay sent.
     """
     created = ensure_topic(bootstrap_servers, topic, partitions)
+    if feedback_topic is not None:
+        ensure_topic(bootstrap_servers, feedback_topic, partitions)
     producer = KafkaProducer(
         bootstrap_servers=bootstrap_servers,
         client_id=CLIENT_ID,
@@ -211,19 +219,25 @@ def publish(
     )
     deliveries = _Deliveries()
     started = time.perf_counter()
+    stamp = _IncreasingStamps() if feedback_topic is not None else None
     try:
-        layout = sorted(producer.partitions_for(topic))
-        if len(layout) != partitions:
-            log.info("topic %s has %d partition(s); using them all", topic, len(layout))
+        layouts = {topic: sorted(producer.partitions_for(topic))}
+        if feedback_topic is not None:
+            layouts[feedback_topic] = sorted(producer.partitions_for(feedback_topic))
+        for name, layout in layouts.items():
+            if len(layout) != partitions:
+                log.info("topic %s has %d partition(s); using them all", name, len(layout))
         with _progress(progress, f"→ {topic}", _expected(total, limit)) as advance:
             for index, message in enumerate(paced(_limited(messages, limit), rate)):
                 if deliveries.failures:
                     break
+                destination = feedback_topic if message.answer and feedback_topic else topic
                 future = producer.send(
-                    topic,
+                    destination,
                     value=message.value,
                     key=message.key,
-                    partition=choose_partition(index, message.key, layout),
+                    partition=choose_partition(index, message.key, layouts[destination]),
+                    timestamp_ms=None if stamp is None else stamp(),
                 )
                 future.add_callback(deliveries.acknowledged)
                 future.add_errback(deliveries.failed)
@@ -239,6 +253,24 @@ def publish(
     return PublishSummary(
         sent=deliveries.sent, seconds=seconds, destination=topic, created_topic=created
     )
+
+
+class _IncreasingStamps:
+    """Record timestamps (ms) that follow the clock but never repeat or go back.
+
+    >>> clock = iter([5.0, 5.0, 5.0004, 7.0])
+    >>> stamp = _IncreasingStamps(clock=lambda: next(clock))
+    >>> [stamp() for _ in range(4)]
+    [5000, 5001, 5002, 7000]
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._last = -1
+
+    def __call__(self) -> int:
+        self._last = max(int(self._clock() * 1000), self._last + 1)
+        return self._last
 
 
 def write_jsonl(

@@ -92,7 +92,12 @@ def create_app(
             metrics = ServiceMetrics(registry)
             consumer_state = ConsumerState()
             registry.register(
-                LearnerCollector(learner, consumer_state, settings.drift_exported_features)
+                LearnerCollector(
+                    learner,
+                    consumer_state,
+                    settings.drift_exported_features,
+                    topics=(settings.topic, settings.feedback_topic),
+                )
             )
             checkpointer = None
             if consume and checkpoints is not None:
@@ -208,6 +213,7 @@ def restore_or_build_learner(settings: Settings, checkpoints: CheckpointStore | 
         checkpoints.owner = Owner(model=checkpoint.state.spec.name, task=checkpoint.state.task)
     current = Owner(
         topic=settings.topic,
+        feedback_topic=settings.feedback_topic,
         model=settings.model,
         task=build_model(settings.model, settings.seed).task,
     )
@@ -240,8 +246,12 @@ def _holds_a_learner(checkpoint: Checkpoint) -> None:
     learner = checkpoint.state
     if not isinstance(learner, Learner):
         raise CheckpointError(f"{checkpoint.path}: does not hold a Driftline learner")
-    if learner.positions != checkpoint.positions:
-        raise CheckpointError(
-            f"{checkpoint.path}: the header's offsets {dict(sorted(checkpoint.positions.items()))} "
-            f"are not the state's {dict(sorted(learner.positions.items()))}"
-        )
+    for topic, in_header, in_state in (
+        ("", checkpoint.positions, learner.positions),
+        ("feedback topic ", checkpoint.feedback_positions, learner.feedback_positions),
+    ):
+        if in_state != in_header:
+            raise CheckpointError(
+                f"{checkpoint.path}: the header's {topic}offsets {dict(sorted(in_header.items()))} "
+                f"are not the state's {dict(sorted(in_state.items()))}"
+            )

@@ -68,8 +68,18 @@ class Settings(BaseSettings, StrategyConfig):
         "driftline.dead-letter",
         description="Topic that receives every rejected message, with the reason in headers.",
     )
+    feedback_topic: str | None = Field(
+        None,
+        min_length=1,
+        description=(
+            'A second topic read beside the event topic, for answers ({"id", "label"}) '
+            "only; merged with the events by record timestamp. Unset: answers go to the event "
+            "topic."
+        ),
+    )
     create_topics: bool = Field(
-        True, description="Create the event and dead-letter topics at start if missing."
+        True,
+        description="Create the event, feedback and dead-letter topics at start if missing.",
     )
     topic_partitions: int = Field(
         1, ge=1, description="Partitions of the event topic when the service creates it."
@@ -348,6 +358,20 @@ class Settings(BaseSettings, StrategyConfig):
             if not module or not qualname:
                 raise ValueError(f"{name!r} is not module:qualname (e.g. mypackage.models:MyModel)")
         return names
+
+    @model_validator(mode="after")
+    def _topics_are_distinct(self) -> Self:
+        named = [
+            ("DRIFTLINE_TOPIC", self.topic),
+            ("DRIFTLINE_DEAD_LETTER_TOPIC", self.dead_letter_topic),
+        ]
+        if self.feedback_topic is not None:
+            named.append(("DRIFTLINE_FEEDBACK_TOPIC", self.feedback_topic))
+        for i, (name, topic) in enumerate(named):
+            for other, other_topic in named[:i]:
+                if topic == other_topic:
+                    raise ValueError(f"{name} and {other} are both {topic!r}: name two topics")
+        return self
 
     @model_validator(mode="after")
     def _secrets_are_real(self) -> Self:

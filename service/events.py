@@ -95,6 +95,8 @@ class RejectReason(enum.StrEnum):
     """A second answer for a question already joined: the first one wins."""
     DUPLICATE_QUESTION = "duplicate_question"
     """A question whose id is already pending an answer."""
+    NOT_AN_ANSWER = "not_an_answer"
+    """A record of the feedback topic that is not an answer (it has features, or no label)."""
 
 
 @dataclass(frozen=True, slots=True)

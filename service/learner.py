@@ -51,6 +51,7 @@ from service.events import (
     Event,
     FeatureValue,
     Label,
+    RejectReason,
 )
 from service.feature_kinds import FeatureKindError, FeatureKinds
 from service.feedback.loop import FeedbackLoop
@@ -125,6 +126,8 @@ class Learner:
         self.events_learned = 0
         self.events_unlabelled = 0
         self.positions: dict[int, int] = {}
+        # Per partition of DRIFTLINE_FEEDBACK_TOPIC, the next offset to read (empty without it).
+        self.feedback_positions: dict[int, int] = {}
         self.learned_at: float | None = None
         self._reader_waiting = False
         self.evaluation = Prequential(self.task, rolling_window)
@@ -187,27 +190,42 @@ class Learner:
         if "labels" not in state:  # pickled by an earlier release
             upgrade_learner_state(state)
         state.setdefault("candidates", None)
+        state.setdefault("feedback_positions", {})
         self.__dict__.update(state)
         self.lock = threading.Lock()
 
     # --- writing (the consumer thread only) ---------------------------------------------------
 
     def learn(
-        self, event: Event | Answer, partition: int, offset: int, at: float | None = None
+        self,
+        event: Event | Answer,
+        partition: int,
+        offset: int,
+        at: float | None = None,
+        *,
+        feedback: bool = False,
     ) -> float | None:
         """Take one event (or answer) and advance the partition's position past ``offset``.
 
-        A labelled event is learned test-then-train; a question is predicted and kept; an
-        answer joins its question. ``at`` is the record's timestamp (seconds), the clock
-        questions age by when the event has no ``ts``. Returns the prequential error (1.0
-        wrong / 0.0 right for a classifier, the absolute error for a regressor), or ``None``
-        when nothing was scored. Raises :class:`EventError` for an event this model cannot
-        take (an answer nobody is waiting for included), and passes on a model's own error;
-        either way nothing has changed.
+        ``feedback``: the record is of the feedback topic, whose positions are kept apart from
+        the event topic's; it holds answers only. A labelled event is learned test-then-train;
+        a question is predicted and kept; an answer joins its question. ``at`` is the record's
+        timestamp (seconds), the clock questions age by when the event has no ``ts``. Returns
+        the prequential error (1.0 wrong / 0.0 right for a classifier, the absolute error for a
+        regressor), or ``None`` when nothing was scored. Raises :class:`EventError` for an
+        event this model cannot take (an answer nobody is waiting for included, anything but an
+        answer on the feedback topic), and passes on a model's own error; either way nothing
+        has changed.
         """
         if event.__class__ is Answer:
             assert isinstance(event, Answer)
-            return self._join(event, partition, offset, at)
+            positions = self.feedback_positions if feedback else self.positions
+            return self._join(event, positions, partition, offset, at)
+        if feedback:
+            raise EventError(
+                "the feedback topic takes answers only: an id and a label, without features",
+                RejectReason.NOT_AN_ANSWER,
+            )
         assert isinstance(event, Event)
         x, label = event.features, event.label
         if label is not None:
@@ -286,7 +304,14 @@ class Learner:
         if self.drift is not None:
             self.drift.observe_features(x, offset)
 
-    def _join(self, answer: Answer, partition: int, offset: int, at: float | None) -> float | None:
+    def _join(
+        self,
+        answer: Answer,
+        positions: dict[int, int],
+        partition: int,
+        offset: int,
+        at: float | None,
+    ) -> float | None:
         """Score the kept answer of ``answer``'s question, then learn its kept features."""
         label = answer.label
         self.labels.check(label)
@@ -298,7 +323,7 @@ class Learner:
                 self._check_kinds(x)
             error = self._test_then_train(x, label, question.answer, offset, answer.ts, question)
             self.feedback.joined(answer.id, question, label, now)
-            self.positions[partition] = offset + 1
+            positions[partition] = offset + 1
         self._yield_to_reader()
         return error
 
@@ -315,10 +340,10 @@ class Learner:
         except FeatureKindError as error:
             raise EventError(str(error)) from None
 
-    def skip(self, partition: int, offset: int) -> None:
+    def skip(self, partition: int, offset: int, *, feedback: bool = False) -> None:
         """Advance past a message that was not learned (it went to the dead-letter topic)."""
         with self.lock:
-            self.positions[partition] = offset + 1
+            (self.feedback_positions if feedback else self.positions)[partition] = offset + 1
 
     def _answer(self, x: dict[str, FeatureValue]) -> Any:
         """The model's finite answer: a classifier's probabilities, a regressor's number."""
@@ -365,6 +390,7 @@ class Learner:
                 events_unlabelled=self.events_unlabelled,
                 model_version=self.model_version,
                 positions=dict(self.positions),
+                feedback_positions=dict(self.feedback_positions),
                 cumulative=self.evaluation.cumulative_values(),
                 rolling=self.evaluation.rolling_values(),
                 rolling_count=len(self.evaluation.rolling_label),

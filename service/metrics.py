@@ -134,7 +134,7 @@ class ServiceMetrics:
         self.records_lost = Counter(
             "driftline_records_lost",
             "Records that fell out of the topic's retention before they were learned.",
-            ["partition"],
+            ["topic", "partition"],
             registry=registry,
         )
 
@@ -148,11 +148,14 @@ class LearnerCollector(Collector):
         consumer_state: ConsumerState,
         exported_features: int = 10,
         clock: Callable[[], float] = time.time,
+        topics: tuple[str, str | None] = ("driftline.events", None),
     ) -> None:
         self._learner = learner
         self._consumer = consumer_state
         self._exported_features = exported_features
         self._clock = clock
+        # The event topic and the feedback topic (or None): the learned offsets' topic label.
+        self._topics = topics
 
     def collect(self) -> Iterator[Metric]:
         learner, consumer = self._learner, self._consumer
@@ -195,18 +198,22 @@ class LearnerCollector(Collector):
         offsets = GaugeMetricFamily(
             "driftline_learned_offset",
             "Next offset to learn, per partition: every earlier message has been handled.",
-            labels=["partition"],
+            labels=["topic", "partition"],
         )
+        topic, feedback_topic = self._topics
         for partition, position in sorted(values.positions.items()):
-            offsets.add_metric([str(partition)], position)
+            offsets.add_metric([topic, str(partition)], position)
+        if feedback_topic is not None:
+            for partition, position in sorted(values.feedback_positions.items()):
+                offsets.add_metric([feedback_topic, str(partition)], position)
         yield offsets
         lag = GaugeMetricFamily(
             "driftline_consumer_lag_messages",
             "Messages in the partition not yet handled (high watermark minus position).",
-            labels=["partition"],
+            labels=["topic", "partition"],
         )
-        for partition, messages in sorted(consumer.lag.items()):
-            lag.add_metric([str(partition)], messages)
+        for (topic, partition), messages in sorted(consumer.lag.items()):
+            lag.add_metric([topic, str(partition)], messages)
         yield lag
         yield _gauge(
             "driftline_consumer_assigned",

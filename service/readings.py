@@ -80,6 +80,8 @@ class MetricValues:
     learned_at: float | None = field(default=None)
     agreement: dict[str, float] = field(default_factory=dict)
     """A classifier's Cohen's kappa and kappa-temporal, cumulative and rolling."""
+    feedback_positions: dict[int, int] = field(default_factory=dict)
+    """Per partition of the feedback topic, the next offset to read (empty without one)."""
 
 
 @dataclass(frozen=True, slots=True)

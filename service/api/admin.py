@@ -53,6 +53,7 @@ class CheckpointPublic(BaseModel):
 
     file: str
     offsets: dict[str, int]
+    feedback_offsets: dict[str, int] = {}
 
 
 @router.post(
@@ -73,8 +74,12 @@ def write_checkpoint(runtime: RuntimeDep) -> CheckpointPublic:
         path = runtime.checkpoints.request()
     except DriftlineError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
-    positions = runtime.learner.values().positions
-    return CheckpointPublic(file=path.name, offsets={str(p): o for p, o in positions.items()})
+    values = runtime.learner.values()
+    return CheckpointPublic(
+        file=path.name,
+        offsets={str(p): o for p, o in sorted(values.positions.items())},
+        feedback_offsets={str(p): o for p, o in sorted(values.feedback_positions.items())},
+    )
 
 
 @router.post(

@@ -318,6 +318,9 @@ def describe_model(learner: LearnerDep) -> ModelPublic:
         events_learned=values.events_learned,
         events_unlabelled=values.events_unlabelled,
         offsets={str(p): offset for p, offset in sorted(values.positions.items())},
+        feedback_offsets={
+            str(p): offset for p, offset in sorted(values.feedback_positions.items())
+        },
         metrics=PrequentialMetrics(
             cumulative=values.cumulative,
             rolling=values.rolling,

@@ -114,6 +114,10 @@ class ModelPublic(BaseModel):
     offsets: dict[str, int] = Field(
         description="Per partition, the next offset to learn: every earlier one is handled."
     )
+    feedback_offsets: dict[str, int] = Field(
+        default_factory=dict,
+        description="The same for DRIFTLINE_FEEDBACK_TOPIC (empty without one).",
+    )
     metrics: PrequentialMetrics
 
 

@@ -3,7 +3,8 @@
 A producer that has just written an event knows its partition and offset. Asking for
 ``?partition=P&offset=O&wait_ms=T`` answers as soon as the model ``/predict`` serves has
 learned (or dead-lettered) every message of that partition up to and including ``O``, or after
-``T`` milliseconds with ``reached: false``. Without a target it answers at once. The same
+``T`` milliseconds with ``reached: false``; ``&topic=`` names the feedback topic for an answer
+written there (the event topic is the default). Without a target it answers at once. The same
 positions are exported as ``driftline_learned_offset``; this is the low-latency way to read them.
 """
 
@@ -12,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
-from service.api.deps import LearnerDep
+from service.api.deps import LearnerDep, SettingsDep
 
 __all__ = ["OffsetsPublic", "router"]
 
@@ -32,6 +33,9 @@ class OffsetsPublic(BaseModel):
     """Per partition, the next offset to learn: every earlier message has been handled."""
 
     offsets: dict[str, int]
+    feedback_offsets: dict[str, int] = Field(
+        default_factory=dict, description="The same for DRIFTLINE_FEEDBACK_TOPIC (if set)."
+    )
     events_learned: int
     reached: bool = Field(
         description="Whether the target offset has been learned (true when none was asked for)."
@@ -41,12 +45,23 @@ class OffsetsPublic(BaseModel):
 @router.get("/model/offsets", response_model=OffsetsPublic)
 async def learned_offsets(
     learner: LearnerDep,
+    settings: SettingsDep,
     partition: int | None = Query(None, ge=0, description="The target's partition."),
     offset: int | None = Query(None, ge=0, description="Wait until this offset is learned."),
     wait_ms: int = Query(0, ge=0, le=MAX_WAIT_MS, description="The longest wait, in ms."),
+    topic: str | None = Query(
+        None, description="The target's topic: the event topic (default) or the feedback topic."
+    ),
 ) -> OffsetsPublic:
     """The learned-through offsets, once ``offset`` of ``partition`` is learned or time is up."""
-    positions = learner.positions
+    if topic is None or topic == settings.topic:
+        positions = learner.positions
+    elif topic == settings.feedback_topic:
+        positions = learner.feedback_positions
+    else:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"this service does not read topic {topic!r}"
+        )
     reached = True
     if partition is not None and offset is not None:
         deadline = time.monotonic() + wait_ms / 1000
@@ -55,7 +70,8 @@ async def learned_offsets(
                 break
             await asyncio.sleep(_CHECK_EVERY_S)
     return OffsetsPublic(
-        offsets={str(p): position for p, position in sorted(dict(positions).items())},
+        offsets={str(p): o for p, o in sorted(dict(learner.positions).items())},
+        feedback_offsets={str(p): o for p, o in sorted(dict(learner.feedback_positions).items())},
         events_learned=learner.events_learned,
         reached=reached,
     )

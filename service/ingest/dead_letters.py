@@ -34,14 +34,21 @@ _ACK_TIMEOUT_S = 10.0
 
 
 class DeadLetterSink:
-    """Sends refused records of ``source_topic`` to ``topic`` and waits for each ack."""
+    """Sends refused records of ``source_topic`` (and of ``feedback_topic``, if read) to
+    ``topic`` and waits for each ack."""
 
     def __init__(
-        self, producer: KafkaProducer, topic: str, source_topic: str, stopped: threading.Event
+        self,
+        producer: KafkaProducer,
+        topic: str,
+        source_topic: str,
+        stopped: threading.Event,
+        feedback_topic: str | None = None,
     ) -> None:
         self._producer = producer
         self.topic = topic
         self._source_topic = source_topic
+        self._feedback_topic = feedback_topic
         self._stopped = stopped
 
     def send(self, record: FetchedRecord, rejection: Rejection) -> None:
@@ -78,7 +85,7 @@ class DeadLetterSink:
         values = (
             rejection.reason.value,
             detail,
-            self._source_topic,
+            self._source_topic if not record.feedback else str(self._feedback_topic),
             str(record.partition),
             str(record.offset),
         )

@@ -42,6 +42,7 @@ from service.ingest.wire import (
     FetchedRecord,
     FetchPlan,
     FetchStatus,
+    Place,
     batch_frame,
     event_row,
     failure_frame,
@@ -157,17 +158,22 @@ class _Fetcher:
             auto_offset_reset="none",
             max_poll_records=plan.max_poll_records,
         )
-        self.partitions = {p: TopicPartition(plan.topic, p) for p in sorted(plan.start)}
-        self.consumer.assign(list(self.partitions.values()))
-        for partition, offset in plan.start.items():
-            self.consumer.seek(self.partitions[partition], offset)
+        # The event topic's partitions first, then the feedback topic's: the merge's rank order.
+        starts = {TopicPartition(plan.topic, p): o for p, o in sorted(plan.start.items())}
+        if plan.feedback_topic is not None:
+            for p, offset in sorted(plan.feedback_start.items()):
+                starts[TopicPartition(plan.feedback_topic, p)] = offset
+        self.partitions = list(starts)
+        self.consumer.assign(self.partitions)
+        for tp, offset in starts.items():
+            self.consumer.seek(tp, offset)
         self.order = PollOrder(self.consumer, self.partitions, plan.max_poll_records)
         self.connected = True
         self._next_connection_check = 0.0
-        self._lost: dict[int, int] = {}
-        self._skipped_to: dict[int, int] = {}
-        # Records kafka-python could not parse, by (partition, offset), until they are sent.
-        self._unreadable: set[tuple[int, int]] = set()
+        self._lost: dict[Place, int] = {}
+        self._skipped_to: dict[Place, int] = {}
+        # Records kafka-python could not parse, by (topic, partition, offset), until sent.
+        self._unreadable: set[tuple[str, int, int]] = set()
         self._handed_over = kafka_records.handed_over()
 
     def run(self, commands: Connection) -> None:
@@ -206,11 +212,11 @@ class _Fetcher:
         for records in batch.values():
             for record in records:
                 if record.headers.__class__ is UnreadableHeaders:
-                    self._unreadable.add((record.partition, record.offset))
+                    self._unreadable.add((record.topic, record.partition, record.offset))
 
     def _decode_checked(self, record: Any) -> tuple[Any, ...]:
         """:meth:`_decode`, but a record kafka-python could not parse is a ``bad_record``."""
-        place = (record.partition, record.offset)
+        place = (record.topic, record.partition, record.offset)
         if place not in self._unreadable:
             return self._decode(record)
         self._unreadable.discard(place)
@@ -218,7 +224,7 @@ class _Fetcher:
         rejection = Rejection(
             RejectReason.BAD_RECORD, f"the Kafka client cannot parse this record: {problem}"
         )
-        return refused_row(record.partition, record.offset, record.key, record.value, rejection)
+        return self._refused(record, rejection)
 
     def _decode(self, record: Any) -> tuple[Any, ...]:
         """The wire row of one record: its event, or why it is refused."""
@@ -227,9 +233,30 @@ class _Fetcher:
             record.value, max_features=plan.max_features, max_magnitude=plan.max_magnitude
         )
         if isinstance(decoded, Rejection):
-            return refused_row(record.partition, record.offset, record.key, record.value, decoded)
+            return self._refused(record, decoded)
         at = record.timestamp / 1000 if record.timestamp >= 0 else None
-        return event_row(record.partition, record.offset, record.key, record.value, decoded, at)
+        feedback = record.topic == plan.feedback_topic
+        return event_row(
+            record.partition,
+            record.offset,
+            record.key,
+            record.value,
+            decoded,
+            at,
+            feedback=feedback,
+        )
+
+    def _refused(self, record: Any, rejection: Rejection) -> tuple[Any, ...]:
+        at = record.timestamp / 1000 if record.timestamp >= 0 else None
+        return refused_row(
+            record.partition,
+            record.offset,
+            record.key,
+            record.value,
+            rejection,
+            at,
+            feedback=record.topic == self.plan.feedback_topic,
+        )
 
     def _status(self, fetched: bool = False) -> FetchStatus:
         now = time.monotonic()
@@ -245,10 +272,10 @@ class _Fetcher:
             self.connected = bool(count and count > 0)
             self._next_connection_check = now + _CONNECTION_CHECK_S
         highwater = {}
-        for partition, tp in self.partitions.items():
+        for tp in self.partitions:
             mark = self.consumer.highwater(tp)
             if mark is not None:
-                highwater[partition] = mark
+                highwater[tp.topic, tp.partition] = mark
         lost, self._lost = self._lost, {}
         skipped_to, self._skipped_to = self._skipped_to, {}
         return FetchStatus(self.connected, highwater, lost, skipped_to)
@@ -261,14 +288,16 @@ class _Fetcher:
         for tp, offset in requested.items():
             # Records of the partition polled and not sent yet are gone from the topic too: the
             # loss starts at the first one, where the learner's position is.
-            first_unsent = None if merge is None else merge.truncate(tp.partition, 0)
+            first_unsent = None if merge is None else merge.truncate(tp, 0)
             if first_unsent is not None:
                 offset = first_unsent
             lost = max(0, earliest[tp] - offset)
-            self._lost[tp.partition] = self._lost.get(tp.partition, 0) + lost
+            place = (tp.topic, tp.partition)
+            self._lost[place] = self._lost.get(place, 0) + lost
             log.error(
-                "partition %d: offset %d is out of the topic's range (oldest is %d): "
+                "%s partition %d: offset %d is out of the topic's range (oldest is %d): "
                 "%d record(s) were never learned",
+                tp.topic,
                 tp.partition,
                 offset,
                 earliest[tp],
@@ -278,15 +307,16 @@ class _Fetcher:
                 # Tell the learner what was lost before going (the status carries it).
                 self.records.send_bytes(batch_frame([], self._status()))
                 log.error(
-                    "offset %d of partition %d is out of range and "
+                    "offset %d of %s partition %d is out of range and "
                     "DRIFTLINE_OFFSET_LOST_POLICY=stop: stopping",
                     offset,
+                    tp.topic,
                     tp.partition,
                 )
                 raise SystemExit(OFFSETS_LOST_EXIT)
             self.consumer.seek(tp, earliest[tp])
             if lost:
-                self._skipped_to[tp.partition] = earliest[tp]
+                self._skipped_to[place] = earliest[tp]
 
     def close(self) -> None:
         self.consumer.close(autocommit=False)

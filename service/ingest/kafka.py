@@ -106,9 +106,12 @@ class KafkaLink:
         return self.consumer
 
     def create_topics(self) -> None:
-        """Create the event and dead-letter topics where missing (``DRIFTLINE_CREATE_TOPICS``)."""
+        """Create the event, feedback and dead-letter topics where missing
+        (``DRIFTLINE_CREATE_TOPICS``); the feedback topic gets as many partitions as events."""
         settings = self.settings
         topics = {settings.topic: settings.topic_partitions, settings.dead_letter_topic: 1}
+        if settings.feedback_topic is not None:
+            topics[settings.feedback_topic] = settings.topic_partitions
 
         def create() -> None:
             admin = KafkaAdminClient(**kafka_client_config(settings))
@@ -119,9 +122,9 @@ class KafkaLink:
 
         self._until_stopped(create, f"cannot create topics {sorted(topics)}")
 
-    def partitions(self) -> set[int] | None:
-        """The event topic's partitions, once it exists; ``None`` if stopped first."""
-        consumer, topic = self.consumer, self.settings.topic
+    def partitions(self, topic: str) -> set[int] | None:
+        """A topic's partitions, once it exists; ``None`` if stopped first."""
+        consumer = self.consumer
         assert consumer is not None
 
         def find() -> set[int]:
@@ -151,24 +154,32 @@ class KafkaLink:
             **kafka_client_config(self.settings), acks="all", enable_idempotence=True
         )
 
-    def assign(self, partitions: set[int], learned: dict[int, int]) -> dict[int, int]:
-        """Take every partition and place it; returns where each one starts.
+    def assign(
+        self, partitions: dict[str, set[int]], learned: dict[str, dict[int, int]]
+    ) -> dict[str, dict[int, int]]:
+        """Take every partition of each topic and place it; returns where each one starts.
 
         A partition the (restored) learner has positions for continues there; the others
         follow ``DRIFTLINE_START_FROM`` (earliest, latest, or the group's committed offset).
         """
         consumer = self.consumer
         assert consumer is not None
-        assignment = [TopicPartition(self.settings.topic, p) for p in sorted(partitions)]
+        assignment = [
+            TopicPartition(topic, p) for topic, found in partitions.items() for p in sorted(found)
+        ]
         consumer.assign(assignment)
         fresh = []
         for tp in assignment:
-            if tp.partition in learned:
-                consumer.seek(tp, learned[tp.partition])
+            offsets = learned.get(tp.topic, {})
+            if tp.partition in offsets:
+                consumer.seek(tp, offsets[tp.partition])
             else:
                 fresh.append(tp)
-        if learned:
-            log.info("continuing from learned offsets %s", dict(sorted(learned.items())))
+        for topic, offsets in learned.items():
+            if offsets:
+                log.info(
+                    "%s: continuing from learned offsets %s", topic, dict(sorted(offsets.items()))
+                )
         start_from = self.settings.start_from
         if fresh and start_from == "latest":
             consumer.seek_to_end(*fresh)
@@ -181,17 +192,22 @@ class KafkaLink:
                     consumer.seek(tp, committed)
         elif fresh:
             consumer.seek_to_beginning(*fresh)
-        return {tp.partition: consumer.position(tp) for tp in assignment}
+        starts: dict[str, dict[int, int]] = {topic: {} for topic in partitions}
+        for tp in assignment:
+            starts[tp.topic][tp.partition] = consumer.position(tp)
+        return starts
 
-    def commit(self, positions: dict[int, int]) -> None:
-        """Commit the learned positions to the group (for lag views; a failure loses nothing)."""
+    def commit(self, positions: dict[str, dict[int, int]]) -> None:
+        """Commit each topic's learned positions to the group (for lag views; a failure loses
+        nothing)."""
         consumer = self.consumer
-        if consumer is None or not positions:
-            return
         offsets = {
-            TopicPartition(self.settings.topic, p): OffsetAndMetadata(offset, "", -1)
-            for p, offset in positions.items()
+            TopicPartition(topic, p): OffsetAndMetadata(offset, "", -1)
+            for topic, learned in positions.items()
+            for p, offset in learned.items()
         }
+        if consumer is None or not offsets:
+            return
         try:
             consumer.commit(offsets)
         except KafkaError as error:

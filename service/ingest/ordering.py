@@ -8,10 +8,13 @@ uninterrupted one would have.
 
 :class:`PartitionMerge` buffers each partition's records in offset order and gives them out
 as a k-way merge: the next record is the partition *head* (its oldest buffered record) with
-the smallest key ``(timestamp, partition)``, the record's own timestamp (``CreateTime``, or
-``LogAppendTime`` if the topic says so) first, the partition number to break ties. A partition
-holds at most one head, so the offset never has to break a tie; within a partition records
-stay in offset order even when their timestamps do not.
+the smallest key ``(timestamp, rank)``, the record's own timestamp (``CreateTime``, or
+``LogAppendTime`` if the topic says so) first, the partition's rank in the merge's list to break
+ties (the event topic's partitions in ascending order, then the feedback topic's, so a question
+comes before an answer stamped the same millisecond). A partition holds at most one head, so
+the offset never has to break a tie; within a partition records stay in offset order even when
+their timestamps do not. The partitions may belong to several topics: the merge only needs a
+key per partition.
 
 A head is only given out while every partition either has a head or is *caught up*: its next
 offset to fetch has reached its high watermark, so nothing more of it is in the topic yet.
@@ -53,7 +56,8 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from operator import attrgetter
 from typing import Any, Generic, Protocol, TypeVar
 
 from kafka.errors import KafkaError
@@ -87,36 +91,40 @@ class Record(Protocol):
 
 
 R = TypeVar("R", bound=Record)
+K = TypeVar("K", bound=Hashable)
 
 
-class PartitionMerge(Generic[R]):
+class PartitionMerge(Generic[R, K]):
     """Per-partition buffers of polled records, given out in one reproducible order.
 
     Parameters
     ----------
     partitions
-        Every partition the records come from; the merge waits for each of them.
+        A key for every partition the records come from (a partition number, or a topic and
+        partition), in rank order: the merge waits for each of them, and of two heads stamped
+        alike gives out the earlier-ranked one first.
     """
 
-    def __init__(self, partitions: Iterable[int]) -> None:
-        self._buffers: dict[int, deque[R]] = {p: deque() for p in sorted(partitions)}
+    def __init__(self, partitions: Iterable[K]) -> None:
+        self._buffers: dict[K, deque[R]] = {p: deque() for p in partitions}
         if not self._buffers:
             raise ValueError("a merge needs at least one partition")
+        self._rank = {p: rank for rank, p in enumerate(self._buffers)}
 
     @property
-    def partitions(self) -> tuple[int, ...]:
-        """The partitions merged, in ascending order."""
+    def partitions(self) -> tuple[K, ...]:
+        """The partitions merged, in rank order."""
         return tuple(self._buffers)
 
-    def add(self, partition: int, records: Iterable[R]) -> None:
+    def add(self, partition: K, records: Iterable[R]) -> None:
         """Buffer a partition's records, which follow what it already holds in offset order."""
         self._buffers[partition].extend(records)
 
-    def buffered(self, partition: int) -> int:
+    def buffered(self, partition: K) -> int:
         """Records of ``partition`` polled and not given out yet."""
         return len(self._buffers[partition])
 
-    def truncate(self, partition: int, limit: int) -> int | None:
+    def truncate(self, partition: K, limit: int) -> int | None:
         """Keep the first ``limit`` records of a partition; say where the dropped ones began.
 
         Returns the offset of the first record dropped (fetch from there to get them back), or
@@ -133,7 +141,7 @@ class PartitionMerge(Generic[R]):
     def __len__(self) -> int:
         return sum(len(buffer) for buffer in self._buffers.values())
 
-    def drain(self, caught_up: Callable[[int], bool]) -> Iterator[R]:
+    def drain(self, caught_up: Callable[[K], bool]) -> Iterator[R]:
         """Give out buffered records in merge order for as long as the order is settled.
 
         ``caught_up(partition)`` says whether a partition with nothing buffered has nothing
@@ -146,38 +154,44 @@ class PartitionMerge(Generic[R]):
         to stop *before* handling a record, never after.
         """
         buffers = self._buffers
+        partitions = list(buffers)
         heads: list[tuple[int, int]] = []
-        for partition, buffer in buffers.items():
+        for rank, buffer in enumerate(buffers.values()):
             if buffer:
-                heads.append((buffer[0].timestamp, partition))
-            elif not caught_up(partition):
+                heads.append((buffer[0].timestamp, rank))
+            elif not caught_up(partitions[rank]):
                 return
         heapq.heapify(heads)
         while heads:
-            partition = heads[0][1]
+            rank = heads[0][1]
+            partition = partitions[rank]
             buffer = buffers[partition]
             yield buffer[0]
             buffer.popleft()
             if buffer:
-                heapq.heapreplace(heads, (buffer[0].timestamp, partition))
+                heapq.heapreplace(heads, (buffer[0].timestamp, rank))
             else:
                 heapq.heappop(heads)
                 if not caught_up(partition):
                     return
 
 
-def merged(records: Iterable[R]) -> list[R]:
+def merged(
+    records: Iterable[R], partition: Callable[[R], Any] = attrgetter("partition")
+) -> list[R]:
     """Records of a whole backlog in the order the service learns them (every partition done).
 
     The records may come in any order; each partition's are put back in offset order first.
-    This is the order an ingest worker reading the same records from the same positions gives.
+    ``partition`` names a record's partition (for records of several topics, a key such as
+    ``(rank of its topic, partition)``); the keys rank in ascending order. This is the order an
+    ingest worker reading the same records from the same positions gives.
     """
-    by_partition: dict[int, list[R]] = defaultdict(list)
+    by_partition: dict[Any, list[R]] = defaultdict(list)
     for record in records:
-        by_partition[record.partition].append(record)
+        by_partition[partition(record)].append(record)
     if not by_partition:
         return []
-    merge: PartitionMerge[R] = PartitionMerge(by_partition)
+    merge: PartitionMerge[R, Any] = PartitionMerge(sorted(by_partition))
     for partition, found in by_partition.items():
         merge.add(partition, sorted(found, key=lambda record: record.offset))
     return list(merge.drain(caught_up=lambda _partition: True))
@@ -186,20 +200,28 @@ def merged(records: Iterable[R]) -> list[R]:
 class PollOrder:
     """The order records are learned in, whatever the polls happened to bring.
 
-    One partition: offset order, as polled. Several: buffered per partition and released in
-    the order of :class:`PartitionMerge` (by record timestamp, then
-    partition), which waits for a partition that still has records in the topic and is
-    reproduced exactly from a checkpoint's per-partition positions. A partition holds at most
-    :data:`_BUFFERED_POLLS` polls' worth of records waiting; what a poll brings beyond that is
-    dropped and fetched again later, so memory stays bounded.
+    One partition: offset order, as polled. Several (of one topic, or of the event and the
+    feedback topic): buffered per partition and released in the order of
+    :class:`PartitionMerge` (by record timestamp, then rank), which waits for a partition that
+    still has records in the topic and is reproduced exactly from a checkpoint's per-partition
+    positions. A partition holds at most :data:`_BUFFERED_POLLS` polls' worth of records
+    waiting; what a poll brings beyond that is dropped and fetched again later, so memory stays
+    bounded.
+
+    Parameters
+    ----------
+    consumer
+        The kafka-python consumer the batches come from (it answers positions and watermarks).
+    partitions
+        The assigned ``TopicPartition`` s in rank order.
     """
 
-    def __init__(self, consumer: Any, partitions: dict[int, Any], max_poll_records: int) -> None:
+    def __init__(self, consumer: Any, partitions: Sequence[Any], max_poll_records: int) -> None:
         self.consumer = consumer
-        self.partitions = partitions
+        self.partitions = tuple(partitions)
         self.max_poll_records = max_poll_records
-        self.merge: PartitionMerge[Any] | None = (
-            PartitionMerge(partitions) if len(partitions) > 1 else None
+        self.merge: PartitionMerge[Any, Any] | None = (
+            PartitionMerge(self.partitions) if len(self.partitions) > 1 else None
         )
 
     def records(self, batch: dict[Any, list[Any]]) -> list[Any]:
@@ -208,22 +230,21 @@ class PollOrder:
         if merge is None:
             return [record for records in batch.values() for record in records]
         for tp, records in batch.items():
-            merge.add(tp.partition, records)
+            merge.add(tp, records)
         ordered = list(merge.drain(self._caught_up))
         limit = _BUFFERED_POLLS * self.max_poll_records
-        for partition, tp in self.partitions.items():
-            refetch_from = merge.truncate(partition, limit)
+        for tp in self.partitions:
+            refetch_from = merge.truncate(tp, limit)
             if refetch_from is not None:
                 self.consumer.seek(tp, refetch_from)
         return ordered
 
-    def _caught_up(self, partition: int) -> bool:
-        """Whether every record of ``partition`` in the topic has been polled (as far as known).
+    def _caught_up(self, tp: Any) -> bool:
+        """Whether every record of partition ``tp`` in the topic has been polled (as far as known).
 
         The high watermark is the one the last fetch response carried; unknown (no response
         yet) counts as not caught up, so the merge waits rather than guess.
         """
-        tp = self.partitions[partition]
         highwater = self.consumer.highwater(tp)
         if highwater is None:
             return False

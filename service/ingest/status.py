@@ -13,7 +13,8 @@ class ConsumerState:
 
     assigned: bool = False
     connected: bool = False
-    lag: dict[int, int] = field(default_factory=dict)
+    lag: dict[tuple[str, int], int] = field(default_factory=dict)
+    """Messages not yet handled, per ``(topic, partition)``."""
     last_learned_wall_time: float | None = None
     last_poll_wall_time: float | None = None
     last_checkpoint_wall_time: float | None = None

@@ -1,8 +1,8 @@
 """The ingest worker: a thread that feeds the learner what the fetch process polled.
 
 The worker is the learner's only writer. Through :class:`~service.ingest.kafka.KafkaLink` it
-takes every partition of the topic and decides where each starts (the learner's positions,
-else ``start_from``), and hands that plan to a :class:`~service.ingest.fetcher.FetchProcess`,
+takes every partition of the event topic (and of the feedback topic, when one is set) and
+decides where each starts (the learner's positions, else ``start_from``), and hands that plan to a :class:`~service.ingest.fetcher.FetchProcess`,
 which polls, orders and decodes on the other core and sends back ready events. The worker
 learns them in the order they come, sends every message the gate refused to the dead-letter
 topic before moving past it, checkpoints on the :class:`~service.state.checkpointer.
@@ -28,7 +28,7 @@ from service.ingest.dead_letters import DeadLetterSink
 from service.ingest.fetcher import FetchError, FetchProcess
 from service.ingest.kafka import RETRY_PAUSE_S, KafkaLink, kafka_client_config
 from service.ingest.status import ConsumerState
-from service.ingest.wire import FetchedRecord, FetchPlan, FetchStatus
+from service.ingest.wire import FetchedRecord, FetchPlan, FetchStatus, Place
 from service.learner import EventError, Learner
 from service.metrics import ServiceMetrics
 from service.state.checkpoint import StateMismatchError
@@ -118,9 +118,9 @@ class IngestWorker:
         self._dead_letters: DeadLetterSink | None = None
         # The learn-latency histogram observes one event in this many (see _handle).
         self._timing_countdown = 1
-        self._highwater: dict[int, int] = {}
-        # Where each partition starts when nothing of it is learned yet.
-        self._start: dict[int, int] = {}
+        self._highwater: dict[Place, int] = {}
+        # Where each partition of each topic starts when nothing of it is learned yet.
+        self._start: dict[str, dict[int, int]] = {}
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -164,7 +164,7 @@ class IngestWorker:
             self.state.connected = False
             try:
                 self._final_checkpoint()
-                self._kafka.commit(dict(self.learner.positions))
+                self._kafka.commit(self._learned())
             finally:
                 self._close()
 
@@ -181,30 +181,53 @@ class IngestWorker:
             log.info("final checkpoint at offsets %s", positions)
 
     def _connect(self) -> bool:
-        """Create the Kafka clients and take every partition; ``False`` if stopped first."""
+        """Create the Kafka clients and take every partition of both topics; ``False`` if stopped first."""
         kafka, settings = self._kafka, self.settings
         if kafka.connect() is None:
             return False
         if settings.create_topics:
             kafka.create_topics()
-        partitions = kafka.partitions()
-        if partitions is None:
-            return False
+        partitions: dict[str, set[int]] = {}
+        for topic in self._topics():
+            found = kafka.partitions(topic)
+            if found is None:
+                return False
+            partitions[topic] = found
         self._dead_letters = DeadLetterSink(
-            kafka.dead_letter_producer(), settings.dead_letter_topic, settings.topic, self._stop
+            kafka.dead_letter_producer(),
+            settings.dead_letter_topic,
+            settings.topic,
+            self._stop,
+            feedback_topic=settings.feedback_topic,
         )
         if self.checkpointer is not None:
-            self._claim_state(len(partitions))
-        for partition in partitions:  # so the series exist at 0 before anything is lost
-            self.metrics.records_lost.labels(str(partition))
-        self._start = kafka.assign(partitions, dict(self.learner.positions))
+            feedback = partitions.get(settings.feedback_topic or "")
+            self._claim_state(len(partitions[settings.topic]), len(feedback) if feedback else None)
+        for topic, found in partitions.items():  # so the series exist at 0 before any loss
+            for partition in found:
+                self.metrics.records_lost.labels(topic, str(partition))
+        self._start = kafka.assign(partitions, self._learned())
         self._fetch = self._start_fetch()
         self.state.assigned = True
         self.state.connected = True
-        log.info("reading %s partitions %s", settings.topic, sorted(partitions))
+        for topic, found in partitions.items():
+            log.info("reading %s partitions %s", topic, sorted(found))
         return True
 
-    def _claim_state(self, partitions: int) -> None:
+    def _topics(self) -> list[str]:
+        """The topics read: the event topic, and the feedback topic if there is one."""
+        feedback = self.settings.feedback_topic
+        return [self.settings.topic] if feedback is None else [self.settings.topic, feedback]
+
+    def _learned(self) -> dict[str, dict[int, int]]:
+        """The learner's positions, by topic."""
+        learner, settings = self.learner, self.settings
+        learned = {settings.topic: dict(learner.positions)}
+        if settings.feedback_topic is not None:
+            learned[settings.feedback_topic] = dict(learner.feedback_positions)
+        return learned
+
+    def _claim_state(self, partitions: int, feedback_partitions: int | None) -> None:
         """Check the restored state is this cluster's and this topic's, now that Kafka answers.
 
         A mismatch raises :class:`StateMismatchError`, or with ``start_fresh`` moves the
@@ -217,6 +240,8 @@ class IngestWorker:
             task=self.learner.task,
             partitions=partitions,
             cluster_id=self._kafka.cluster_id(),
+            feedback_topic=self.settings.feedback_topic,
+            feedback_partitions=feedback_partitions,
         )
         aside = self.checkpointer.store.claim(current, self.settings.state_mismatch)
         if aside is not None:
@@ -227,16 +252,22 @@ class IngestWorker:
     def _start_fetch(self) -> FetchProcess:
         """A fetch process from the learned positions (where nothing is learned yet: the start)."""
         settings = self.settings
+        start = {
+            topic: {**self._start[topic], **learned} for topic, learned in self._learned().items()
+        }
+        feedback = settings.feedback_topic
         return FetchProcess(
             FetchPlan(
                 client_config=kafka_client_config(settings),
                 topic=settings.topic,
-                start={**self._start, **self.learner.positions},
+                start=start[settings.topic],
                 max_poll_records=settings.max_poll_records,
                 poll_timeout_ms=settings.poll_timeout_ms,
                 max_features=settings.max_features,
                 max_magnitude=settings.max_magnitude,
                 offset_lost_policy=settings.offset_lost_policy,
+                feedback_topic=feedback,
+                feedback_start={} if feedback is None else start[feedback],
             )
         )
 
@@ -286,9 +317,9 @@ class IngestWorker:
             if checkpointer is not None:
                 # Commit what a checkpoint holds, never more: a restart resumes from it.
                 if checkpointer.serve_requests() | checkpointer.maybe_write(now):
-                    self._kafka.commit(dict(self.learner.positions))
+                    self._kafka.commit(self._learned())
             elif now >= next_commit:
-                self._kafka.commit(dict(self.learner.positions))
+                self._kafka.commit(self._learned())
                 next_commit = now + self.settings.commit_interval_s
 
     def _fetch_failed(self, error: FetchError) -> None:
@@ -310,13 +341,16 @@ class IngestWorker:
         """Take in the fetch process's view: connection, high watermarks, records lost."""
         self.state.connected = status.connected
         self._highwater = status.highwater
-        for partition, lost in status.lost.items():
-            self.metrics.records_lost.labels(str(partition)).inc(lost)
-        for partition, offset in status.skipped_to.items():
+        for (topic, partition), lost in status.lost.items():
+            self.metrics.records_lost.labels(topic, str(partition)).inc(lost)
+        learned = self._learned()
+        for (topic, partition), offset in status.skipped_to.items():
             # The lost records are passed for good: the position (and the next checkpoint)
             # says so, so a restart does not count them again and the lag is against the log.
-            if self.learner.positions.get(partition, self._start.get(partition, 0)) < offset:
-                self.learner.skip(partition, offset - 1)
+            start = self._start.get(topic, {}).get(partition, 0)
+            if learned.get(topic, {}).get(partition, start) < offset:
+                feedback = topic == self.settings.feedback_topic
+                self.learner.skip(partition, offset - 1, feedback=feedback)
                 self._note_changes(1)
 
     def _note_changes(self, events: int) -> None:
@@ -351,7 +385,13 @@ class IngestWorker:
                 countdown -= 1
                 started = time.perf_counter() if not countdown else 0.0
                 try:
-                    learner.learn(event, record.partition, record.offset, record.timestamp)
+                    learner.learn(
+                        event,
+                        record.partition,
+                        record.offset,
+                        record.timestamp,
+                        feedback=record.feedback,
+                    )
                 except EventError as error:
                     self._reject(record, Rejection(error.reason, str(error)))
                     continue
@@ -387,7 +427,7 @@ class IngestWorker:
         """Dead-letter a refused message (acknowledged), then move past it."""
         assert self._dead_letters is not None
         self._dead_letters.send(record, rejection)
-        self.learner.skip(record.partition, record.offset)
+        self.learner.skip(record.partition, record.offset, feedback=record.feedback)
         self.metrics.events_rejected[rejection.reason].inc()
         log.debug("rejected offset %d: %s", record.offset, rejection.detail)
 
@@ -395,12 +435,13 @@ class IngestWorker:
         return self.max_events is not None and self.handled >= self.max_events
 
     def _update_lag(self) -> None:
-        positions = self.learner.positions
-        self.state.lag = {
-            partition: max(0, highwater - positions[partition])
-            for partition, highwater in self._highwater.items()
-            if partition in positions
-        }
+        learned = self._learned()
+        lag = {}
+        for (topic, partition), highwater in self._highwater.items():
+            position = learned.get(topic, {}).get(partition)
+            if position is not None:
+                lag[topic, partition] = max(0, highwater - position)
+        self.state.lag = lag
 
     def _close(self) -> None:
         if self._fetch is not None:

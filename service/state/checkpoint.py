@@ -44,7 +44,7 @@ import re
 import struct
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -97,6 +97,8 @@ class Checkpoint:
     created_at: float
     owner: Owner | None
     state: Any
+    feedback_positions: dict[int, int] = field(default_factory=dict)
+    """Per partition of the feedback topic, the next offset to read (empty without one)."""
 
 
 def pickle_state(state: object) -> bytes:
@@ -117,6 +119,7 @@ class _Header(BaseModel):
     positions: dict[Annotated[int, Field(ge=0)], _Count]
     events_learned: _Count
     owner: OwnerFields | None = None
+    feedback_positions: dict[Annotated[int, Field(ge=0)], _Count] = {}
 
 
 class CheckpointStore:
@@ -206,7 +209,13 @@ class CheckpointStore:
         self.owner = None
         return aside
 
-    def save(self, payload: bytes, positions: dict[int, int], events_learned: int) -> Path:
+    def save(
+        self,
+        payload: bytes,
+        positions: dict[int, int],
+        events_learned: int,
+        feedback_positions: dict[int, int] | None = None,
+    ) -> Path:
         """Sign and write one checkpoint atomically; return its path.
 
         ``payload`` is :func:`pickle_state`'s output, taken by the state's owner; the slow part
@@ -224,6 +233,10 @@ class CheckpointStore:
             "events_learned": events_learned,
             "owner": None if self.owner is None else vars(self.owner),
         }
+        if feedback_positions:
+            header["feedback_positions"] = {
+                str(p): o for p, o in sorted(feedback_positions.items())
+            }
         header_bytes = json.dumps(header, sort_keys=True).encode()
         body = _LENGTH.pack(len(header_bytes)) + header_bytes + payload
         signature = hmac.new(self._key, body, hashlib.sha256).digest()
@@ -267,6 +280,7 @@ class CheckpointStore:
             created_at=header.created_at,
             owner=None if header.owner is None else Owner(**header.owner.model_dump()),
             state=state,
+            feedback_positions=dict(header.feedback_positions),
         )
 
     def load_latest(self, accept: Callable[[Checkpoint], None] | None = None) -> Checkpoint | None:

@@ -153,10 +153,11 @@ class Checkpointer:
         with learner.lock:
             payload = pickle_state(learner)
             positions = dict(learner.positions)
+            feedback_positions = dict(learner.feedback_positions)
             learned = learner.events_learned
         paused = time.perf_counter() - started
         try:
-            path = self.store.save(payload, positions, learned)
+            path = self.store.save(payload, positions, learned, feedback_positions)
         except CheckpointError as error:
             log.error("checkpoint failed, learning goes on: %s", error)
             metrics.checkpoint_failures.inc()

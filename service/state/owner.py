@@ -1,4 +1,4 @@
-"""Who a state folder belongs to: the topic, model, task, partitions and cluster it learned from.
+"""Who a state folder belongs to: the topics, model, task, partitions and cluster it learned from.
 
 Offsets of another topic would skip or repeat its events silently, so a state folder is
 claimed by its :class:`Owner`, kept in each checkpoint's signed header, and a process whose
@@ -19,8 +19,10 @@ __all__ = ["Owner", "OwnerFields"]
 class Owner:
     """What a state folder's checkpoints learned from; ``None`` is a field not known (yet).
 
-    The topic, model and task are known from the settings at start; the partition count and the
-    cluster id once Kafka answers.
+    The topics, model and task are known from the settings at start; the partition counts and
+    the cluster id once Kafka answers. A state folder that learned without a feedback topic may
+    take one on (it starts where ``DRIFTLINE_START_FROM`` says); one that read a feedback topic
+    may not switch to another, whose offsets would skip or repeat its answers.
     """
 
     topic: str | None = None
@@ -28,6 +30,8 @@ class Owner:
     task: str | None = None
     partitions: int | None = None
     cluster_id: str | None = None
+    feedback_topic: str | None = None
+    feedback_partitions: int | None = None
 
     def conflicts(self, current: Owner) -> list[str]:
         """Each way ``current`` cannot continue this owner's state, naming both sides.
@@ -36,18 +40,17 @@ class Owner:
         is the same topic (Kafka only ever adds partitions); one with fewer is another topic.
         """
         found = []
-        for name in ("cluster_id", "topic", "model", "task"):
+        for name in ("cluster_id", "topic", "model", "task", "feedback_topic"):
             stored, now = getattr(self, name), getattr(current, name)
             if stored is not None and now is not None and stored != now:
                 found.append(f"{name} {stored!r} in the state folder, {now!r} now")
-        if (
-            self.partitions is not None
-            and current.partitions is not None
-            and current.partitions < self.partitions
+        for name, what in (
+            ("partitions", "partitions"),
+            ("feedback_partitions", "feedback topic partitions"),
         ):
-            found.append(
-                f"{self.partitions} partitions in the state folder, {current.partitions} now"
-            )
+            stored, now = getattr(self, name), getattr(current, name)
+            if stored is not None and now is not None and now < stored:
+                found.append(f"{stored} {what} in the state folder, {now} now")
         return found
 
     def updated(self, current: Owner) -> Owner:
@@ -66,3 +69,5 @@ class OwnerFields(BaseModel):
     task: Annotated[str, Strict()] | None = None
     partitions: Annotated[int, Strict(), Field(ge=1)] | None = None
     cluster_id: Annotated[str, Strict()] | None = None
+    feedback_topic: Annotated[str, Strict()] | None = None
+    feedback_partitions: Annotated[int, Strict(), Field(ge=1)] | None = None

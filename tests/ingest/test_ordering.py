@@ -65,7 +65,7 @@ def run(
     """
     fetched = dict(positions)  # next offset to fetch, per partition
     learned_at = dict(positions)
-    merge: PartitionMerge[Record] = PartitionMerge(topic)
+    merge: PartitionMerge[Record, int] = PartitionMerge(topic)
     learned: list[Record] = []
 
     def caught_up(partition: int) -> bool:
@@ -133,7 +133,7 @@ def test_every_record_is_ordered_by_timestamp_then_partition_and_offsets_stay_in
 
 
 def test_a_partition_with_nothing_buffered_holds_the_merge_until_it_is_caught_up() -> None:
-    merge: PartitionMerge[Record] = PartitionMerge([0, 1, 2])
+    merge: PartitionMerge[Record, int] = PartitionMerge([0, 1, 2])
     merge.add(0, [Record(0, 0, 1), Record(0, 1, 2)])
     merge.add(2, [Record(2, 0, 3)])
     assert list(merge.drain(caught_up=lambda p: False)) == []
@@ -144,7 +144,7 @@ def test_a_partition_with_nothing_buffered_holds_the_merge_until_it_is_caught_up
 
 
 def test_breaking_out_leaves_the_record_in_hand_at_the_head() -> None:
-    merge: PartitionMerge[Record] = PartitionMerge([0, 1])
+    merge: PartitionMerge[Record, int] = PartitionMerge([0, 1])
     merge.add(0, [Record(0, 0, 1), Record(0, 1, 3)])
     merge.add(1, [Record(1, 0, 2)])
     taken: list[Record] = []
@@ -202,7 +202,7 @@ class FakeDeadLetters:
 
 def poll_order(partitions: int, max_poll_records: int = 500) -> tuple[PollOrder, FakeConsumer]:
     consumer = FakeConsumer(dict.fromkeys(range(partitions)), dict.fromkeys(range(partitions), 0))
-    tps = {p: TopicPartition(TOPIC, p) for p in range(partitions)}
+    tps = [TopicPartition(TOPIC, p) for p in range(partitions)]
     return PollOrder(consumer, tps, max_poll_records), consumer
 
 
@@ -235,7 +235,7 @@ def test_a_partition_that_runs_ahead_keeps_a_bounded_buffer_and_is_fetched_again
     ahead = [Record(0, offset, offset) for offset in range(14)]
     consumer.highwaters = {0: 14, 1: 3}
     assert order.records(poll(consumer, *ahead)) == []  # 1 is not fetched yet
-    assert order.merge is not None and order.merge.buffered(0) == 10
+    assert order.merge is not None and order.merge.buffered(TopicPartition(TOPIC, 0)) == 10
     assert consumer.seeks == [(0, 10)]
     behind = [Record(1, offset, offset) for offset in range(3)]
     assert len(order.records(poll(consumer, *behind, *ahead[10:]))) == 17

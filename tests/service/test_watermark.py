@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.config import Settings
-from service.events import Event
+from service.events import Answer, Event
 from service.learner import Learner
 
 
@@ -35,7 +35,12 @@ def test_without_a_target_it_answers_the_positions_at_once(client: TestClient) -
     learn(learner_of(client), 0, range(5))
     learn(learner_of(client), 2, range(3))
     body = client.get("/model/offsets").json()
-    assert body == {"offsets": {"0": 5, "2": 3}, "events_learned": 8, "reached": True}
+    assert body == {
+        "offsets": {"0": 5, "2": 3},
+        "feedback_offsets": {},
+        "events_learned": 8,
+        "reached": True,
+    }
 
 
 def test_a_target_already_learned_is_reached_and_the_next_one_is_not(client: TestClient) -> None:
@@ -67,3 +72,31 @@ def test_a_waiting_request_answers_once_the_target_is_learned(client: TestClient
 )
 def test_bad_targets_get_422(client: TestClient, query: str) -> None:
     assert client.get(f"/model/offsets?{query}").status_code == 422
+
+
+@pytest.fixture
+def feedback_client() -> Iterator[TestClient]:
+    settings = Settings(topic="events", feedback_topic="answers")
+    with TestClient(create_app(settings, consume=False)) as client:
+        yield client
+
+
+def test_an_answer_on_the_feedback_topic_is_waited_for_by_that_topics_offset(
+    feedback_client: TestClient,
+) -> None:
+    learner = learner_of(feedback_client)
+    learner.learn(Event({"x": 1.0}, id="q"), 0, 0)
+    learner.learn(Answer("q", True), 0, 7, feedback=True)
+    answered = feedback_client.get("/model/offsets?topic=answers&partition=0&offset=7").json()
+    assert answered["reached"] is True
+    assert answered["offsets"] == {"0": 1} and answered["feedback_offsets"] == {"0": 8}
+    # The event topic's offset 7 is another message, not learned yet.
+    asked = feedback_client.get("/model/offsets?topic=events&partition=0&offset=7").json()
+    assert asked["reached"] is False
+    assert feedback_client.get("/model").json()["feedback_offsets"] == {"0": 8}
+
+
+def test_a_topic_the_service_does_not_read_gets_422(feedback_client: TestClient) -> None:
+    response = feedback_client.get("/model/offsets?topic=elsewhere&partition=0&offset=1")
+    assert response.status_code == 422
+    assert "elsewhere" in response.json()["detail"]

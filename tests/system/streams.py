@@ -89,11 +89,21 @@ def read_back_merged(bootstrap_servers: str, topic: str, count: int) -> list[tup
     return [(event["features"], event["label"]) for event in events]
 
 
-def read_back_examples(bootstrap_servers: str, topic: str, count: int) -> list[tuple[dict, Any]]:
-    """The examples behind ``count`` questions and answers, in the order of their ids."""
+def read_back_examples(
+    bootstrap_servers: str, topic: str, count: int, feedback_topic: str | None = None
+) -> list[tuple[dict, Any]]:
+    """The examples behind ``count`` questions and answers, in the order of their ids.
+
+    With ``feedback_topic`` the questions are read from ``topic`` and the answers from it.
+    """
     features: dict[int, dict] = {}
     labels: dict[int, Any] = {}
-    for record in records(bootstrap_servers, topic, count):
+    if feedback_topic is None:
+        found = records(bootstrap_servers, topic, count)
+    else:
+        found = records(bootstrap_servers, topic, count // 2)
+        found += records(bootstrap_servers, feedback_topic, count // 2)
+    for record in found:
         document = orjson.loads(record.value)
         if "features" in document:
             features[int(document["id"])] = document["features"]

@@ -22,7 +22,13 @@ from river import evaluate, metrics
 
 from service.models import build_model
 from tests.fixtures.service import ServiceProcess
-from tests.system.streams import killed_at, produce, read_back_examples, start_producing
+from tests.system.streams import (
+    killed_at,
+    produce,
+    read_back_examples,
+    records,
+    start_producing,
+)
 
 pytestmark = pytest.mark.kafka
 
@@ -147,3 +153,95 @@ def test_a_served_prediction_is_scored_by_a_label_that_came_after_a_sigkill(
     assert service.sample('driftline_joined_accuracy_ratio{source="served"}') == 0.0
     assert service.sample("driftline_pending_questions") == 0
     assert service.http.get("/model").json()["events_learned"] == 301
+
+
+# --- answers on a feedback topic of their own ---------------------------------------------------
+
+
+def handled_in_both(service: ServiceProcess, count: int) -> bool:
+    described = service.http.get("/model").json()
+    return sum(described["offsets"].values()) + sum(described["feedback_offsets"].values()) >= count
+
+
+def test_answers_on_their_own_topic_measure_what_rivers_delayed_evaluation_measures(
+    kafka_broker, new_topic, service_factory
+) -> None:
+    """Questions on a two-partition event topic, answers on a two-partition feedback topic:
+    the service merges the four partitions by record time into the order they were sent."""
+    topic, answers = new_topic(partitions=2), new_topic(partitions=2)
+    produce(
+        kafka_broker.bootstrap_servers, topic, "dataset", "phishing",
+        "--delay", "50", "--feedback-topic", answers,
+    )  # fmt: skip
+    service = service_factory(
+        topic=topic, feedback_topic=answers, dead_letter_topic=f"{topic}.dlq", group_id=topic
+    )
+    service.wait_until(lambda: handled_in_both(service, 2 * 1250), timeout=120, what="all read")
+    described = service.http.get("/model").json()
+    assert sum(described["offsets"].values()) == 1250  # questions only
+    assert sum(described["feedback_offsets"].values()) == 1250  # answers only
+    examples = read_back_examples(kafka_broker.bootstrap_servers, topic, 2 * 1250, answers)
+    assert_river_delayed(service, "logreg", examples, 50)
+    offset = service.sample(f'driftline_learned_offset{{partition="0",topic="{answers}"}}')
+    assert offset == described["feedback_offsets"]["0"]
+
+
+def test_sigkills_with_answers_on_their_own_topic_leave_the_uninterrupted_evaluation(
+    kafka_broker, new_topic, service_factory, tmp_path: Path
+) -> None:
+    topic, answers = new_topic(partitions=2), new_topic(partitions=1)
+    state_dir = tmp_path / "state"
+    events = 3_000
+    kill_points = sorted(random.Random("feedback-topic-kills").sample(range(500, 4_500), 2))
+    producer = start_producing(
+        kafka_broker.bootstrap_servers, topic, "scenario", "abrupt", "--n", str(events),
+        "--delay", "100", "--feedback-topic", answers, rate=RATE,
+    )  # fmt: skip
+
+    def past(service: ServiceProcess, point: int) -> bool:
+        pending = service.sample("driftline_pending_questions") or 0
+        return handled_in_both(service, point) and pending > 0 and any(state_dir.glob("*.ckpt"))
+
+    settings = {**settings_for(topic, state_dir), "feedback_topic": answers}
+    try:
+        service = killed_at(service_factory, settings, kill_points, past)
+        service.wait_until(lambda: handled_in_both(service, 2 * events), timeout=180, what="all")
+    finally:
+        producer.wait(timeout=120)
+    assert producer.returncode == 0
+    examples = read_back_examples(kafka_broker.bootstrap_servers, topic, 2 * events, answers)
+    assert_river_delayed(service, "logreg", examples, 100)
+
+
+def test_what_is_not_an_answer_on_the_feedback_topic_is_dead_lettered_naming_that_topic(
+    kafka_broker, new_topic, service_factory
+) -> None:
+    topic, answers = new_topic(partitions=1), new_topic(partitions=1)
+    producer = KafkaProducer(bootstrap_servers=kafka_broker.bootstrap_servers)
+    producer.send(topic, orjson.dumps({"id": "a", "features": {"x": 1.0}}))
+    sent = [
+        (b'{"features": {"x": 1.0}, "label": true}', "not_an_answer"),
+        (b'{"id": "b", "features": {"x": 2.0}}', "not_an_answer"),
+        (b"\xff not json", "not_utf8"),
+        (b'{"id": "nobody", "label": true}', "unknown_id"),
+        (b'{"id": "a", "label": true}', None),
+        (b'{"id": "a", "label": false}', "duplicate_answer"),
+    ]
+    for value, _ in sent:
+        producer.send(answers, value)
+    producer.flush()
+    producer.close()
+    dead_letter_topic = f"{topic}.dlq"
+    service = service_factory(
+        topic=topic, feedback_topic=answers, dead_letter_topic=dead_letter_topic, group_id=topic
+    )
+    service.wait_until(lambda: handled_in_both(service, 1 + len(sent)), timeout=60, what="read")
+    assert service.http.get("/model").json()["events_learned"] == 1
+    bad = [(offset, reason) for offset, (_, reason) in enumerate(sent) if reason is not None]
+    letters = records(kafka_broker.bootstrap_servers, dead_letter_topic, len(bad))
+    found = []
+    for letter in letters:
+        headers = {name: value.decode() for name, value in letter.headers}
+        found.append((int(headers["driftline.offset"]), headers["driftline.reason"]))
+        assert headers["driftline.topic"] == answers
+    assert found == bad

@@ -45,8 +45,8 @@ def test_lost_records_are_reported_once_and_a_restart_starts_past_them(
     end = LEARNED + LOST
     kafka_admin.delete_records({TopicPartition(topic, 0): end})
 
-    lost = 'driftline_records_lost_total{partition="0"}'
-    lag = 'driftline_consumer_lag_messages{partition="0"}'
+    lost = f'driftline_records_lost_total{{partition="0",topic="{topic}"}}'
+    lag = f'driftline_consumer_lag_messages{{partition="0",topic="{topic}"}}'
     service = service_factory(**settings)
     service.wait_until(lambda: service.sample(lost) == LOST, 30, "the loss reported")
     service.wait_until(lambda: service.sample(lag) == 0, 30, "no lag on an empty topic")

@@ -85,7 +85,7 @@ def test_documented_series_are_exposed_and_move(
     assert value(first, "driftline_events_unlabelled_total") == 1
     assert value(first, "driftline_events_rejected_total", reason="not_json") == 1
     assert value(first, "driftline_model_events_learned") == 100
-    assert value(first, "driftline_learned_offset", partition="0") == 102
+    assert value(first, "driftline_learned_offset", partition="0", topic=topic) == 102
     # One step in LEARN_TIMING_EVERY is timed, from the first: 101 steps, 7 timed.
     assert value(first, "driftline_learn_duration_seconds_count") == 1 + 100 // LEARN_TIMING_EVERY
     assert value(first, "driftline_predict_duration_seconds_count", endpoint="predict") == 1
@@ -97,7 +97,7 @@ def test_documented_series_are_exposed_and_move(
     assert value(second, "driftline_events_consumed_total") == 204
     assert value(second, "driftline_events_learned_total") == 200
     assert value(second, "driftline_model_events_learned") == 200
-    assert value(second, "driftline_consumer_lag_messages", partition="0") == 0
+    assert value(second, "driftline_consumer_lag_messages", partition="0", topic=topic) == 0
     assert value(second, "driftline_prequential_accuracy_ratio") != value(
         first, "driftline_prequential_accuracy_ratio"
     )
