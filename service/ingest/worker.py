@@ -2,11 +2,12 @@
 
 The worker is the learner's only writer. Through :class:`~service.ingest.kafka.KafkaLink` it
 takes every partition of the event topic (and of the feedback topic, when one is set) and
-decides where each starts (the learner's positions, else ``start_from``), and hands that plan to a :class:`~service.ingest.fetcher.FetchProcess`,
-which polls, orders and decodes on the other core and sends back ready events. The worker
-learns them in the order they come, sends every message the gate refused to the dead-letter
-topic before moving past it, checkpoints on the :class:`~service.state.checkpointer.
-Checkpointer`'s cadence, and commits the learned positions.
+decides where each starts (the learner's positions, else ``start_from``), and hands that plan
+to a :class:`~service.ingest.fetcher.FetchProcess`, which polls, orders and decodes on the
+other core and sends back ready events. The worker learns them in the order they come, sends
+every message the gate refused to the dead-letter topic before moving past it, checkpoints on
+the :class:`~service.state.checkpointer.Checkpointer`'s cadence, and commits the learned
+positions.
 
 The run loop has explicit stop conditions (a stop event, ``max_events``, ``idle_timeout``) so
 tests can say "consume exactly N, then return".
@@ -181,7 +182,7 @@ class IngestWorker:
             log.info("final checkpoint at offsets %s", positions)
 
     def _connect(self) -> bool:
-        """Create the Kafka clients and take every partition of both topics; ``False`` if stopped first."""
+        """Create the Kafka clients and take every partition; ``False`` if stopped."""
         kafka, settings = self._kafka, self.settings
         if kafka.connect() is None:
             return False
